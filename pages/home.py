@@ -1,0 +1,59 @@
+"""Home: the province's units, questionnaire versions and responses per quarter."""
+
+import streamlit as st
+
+from app_ui import session, t
+from survey.overview import questionnaires_table, responses_by_quarter, units_table
+
+st.title(t("Khảo sát sự hài lòng và chỉ số cải cách hành chính",
+           "Satisfaction survey and administrative-reform index"))
+st.caption(t(
+    "Người dân trả lời qua mã QR; đơn vị theo dõi điểm từng quý với khoảng tin cậy; "
+    "tỉnh tổng hợp, xếp hạng và báo cáo.",
+    "Citizens answer through QR links; units follow their quarterly scores with confidence "
+    "intervals; the province aggregates, ranks and reports.",
+))
+
+with session() as db:
+    units = units_table(session=db)
+    questionnaires = questionnaires_table(session=db)
+    counts = responses_by_quarter(session=db)
+
+kind_names = {"province": t("Tỉnh", "Province"), "unit": t("Đơn vị", "Unit"),
+              "subunit": t("Đơn vị trực thuộc", "Sub-unit")}
+left, middle, right = st.columns(3)
+left.metric(t("Đơn vị", "Units"), int((units["kind"] != "province").sum()))
+middle.metric(t("Phiên bản phiếu", "Questionnaire versions"), len(questionnaires))
+right.metric(t("Phiếu đã nhận", "Responses received"), int(questionnaires["responses"].sum()))
+
+st.subheader(t("Số phiếu theo quý", "Responses per quarter"))
+if counts.empty:
+    st.info(t("Chưa có phiếu trả lời nào. Mở đợt khảo sát và in mã QR để bắt đầu.",
+              "No responses yet. Open a campaign and print its QR code to start."))
+else:
+    st.dataframe(
+        counts.rename(columns={"unit": t("Mã", "Code"), "name": t("Đơn vị", "Unit")}),
+        hide_index=True,
+        width="stretch",
+    )
+
+st.subheader(t("Đơn vị", "Units"))
+if units.empty:
+    st.info(t("Chưa có đơn vị. Thêm bằng lệnh `survey unit add`.", "No units yet: add them with `survey unit add`."))
+else:
+    st.dataframe(
+        units.assign(kind=units["kind"].map(kind_names)).rename(columns={
+            "code": t("Mã", "Code"), "name": t("Tên", "Name"), "kind": t("Loại", "Kind"),
+            "parent": t("Trực thuộc", "Parent")}),
+        hide_index=True,
+        width="stretch",
+    )
+
+st.subheader(t("Phiếu khảo sát", "Questionnaires"))
+st.dataframe(
+    questionnaires.rename(columns={
+        "family": t("Mã phiếu", "Id"), "version": t("Phiên bản", "Version"),
+        "title": t("Tên phiếu", "Title"), "responses": t("Số phiếu", "Responses")}),
+    hide_index=True,
+    width="stretch",
+)

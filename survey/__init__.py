@@ -1,0 +1,1 @@
+"""Survey and citizen-satisfaction platform: the pure domain package (no Streamlit)."""

@@ -1,0 +1,67 @@
+"""What every CLI command shares: the database session, errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from survey.db import create_schema, make_engine, new_session
+
+
+class CliError(Exception):
+    """A user error: printed to stderr, exit code 2."""
+
+
+@cache
+def engine() -> Engine:
+    """The process's engine (SURVEY_DATABASE_URL), with the schema created."""
+    made = make_engine()
+    create_schema(made)
+    return made
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session for one command: committed on success, rolled back on error."""
+    session = new_session(engine())
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities become null (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    """Print `value` as JSON with full float precision."""
+    json.dump(_finite(value), sys.stdout, ensure_ascii=False, indent=2, default=_json_default)
+    sys.stdout.write("\n")

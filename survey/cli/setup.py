@@ -1,0 +1,191 @@
+"""Foundation commands: init, demo, questionnaire, unit, import, export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from survey.bootstrap import initialise, register_shipped_questionnaires
+from survey.cli.common import CliError, engine, print_json, session_scope
+from survey.exports import codebook_path, write_responses_csv
+from survey.importer import ImportFailed, import_responses
+from survey.questionnaire import QuestionnaireError, load_questionnaire
+from survey.storage.organisations import add_organisation, list_organisations
+from survey.storage.questionnaires import (
+    count_responses_for_version,
+    get_questionnaire_version,
+    list_questionnaire_versions,
+    register_questionnaire,
+)
+
+
+def _init(args: argparse.Namespace) -> int:
+    outcomes = register_shipped_questionnaires(engine())
+    for key, outcome in outcomes:
+        print(f"{key}: {outcome}")
+    print("database ready")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if not initialise(engine(), load_demo=True):
+        raise CliError("the database already has units: demo data is only loaded into an empty one")
+    with session_scope() as session:
+        units = [o for o in list_organisations(session=session) if o.kind != "province"]
+    print(f"demo province loaded: {len(units)} units, 8 quarters")
+    return 0
+
+
+def _questionnaire_add(args: argparse.Namespace) -> int:
+    questionnaire = load_questionnaire(args.path)
+    with session_scope() as session:
+        row, outcome = register_questionnaire(session=session, questionnaire=questionnaire)
+    print(f"{questionnaire.key}: {outcome} (#{row.id})")
+    return 0
+
+
+def _questionnaire_list(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        rows = [
+            {
+                "id": row.family,
+                "version": row.version,
+                "title": row.title,
+                "responses": count_responses_for_version(session=session, version_id=row.id),
+                "registered_at": row.registered_at,
+            }
+            for row in list_questionnaire_versions(session=session)
+        ]
+    if args.json:
+        print_json(rows)
+    else:
+        for row in rows:
+            print(f"{row['id']}@{row['version']}\t{row['responses']} responses\t{row['title']}")
+    return 0
+
+
+def _questionnaire_check(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.paths:
+        try:
+            questionnaire = load_questionnaire(path)
+        except QuestionnaireError as exc:
+            failed += 1
+            print(exc, file=sys.stderr)
+            continue
+        print(f"{path}: ok ({questionnaire.key}, {len(questionnaire.criteria)} criteria, "
+              f"{len(questionnaire.questions)} questions, {questionnaire.max_points:g} points)")
+    return 2 if failed else 0
+
+
+def _unit_add(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        unit = add_organisation(
+            session=session, code=args.code, name=args.name, parent_code=args.parent, kind=args.kind
+        )
+    print(f"{unit.code}: added ({unit.kind})")
+    return 0
+
+
+def _unit_list(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        organisations = list_organisations(session=session, include_inactive=True)
+        by_id = {o.id: o for o in organisations}
+        rows = [
+            {
+                "code": o.code,
+                "name": o.name,
+                "kind": o.kind,
+                "parent": by_id[o.parent_id].code if o.parent_id in by_id else None,
+                "active": o.active,
+            }
+            for o in organisations
+        ]
+    if args.json:
+        print_json(rows)
+    else:
+        for row in rows:
+            print(f"{row['code']}\t{row['kind']}\t{row['parent'] or '-'}\t{row['name']}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc}") from None
+    with session_scope() as session:
+        version = get_questionnaire_version(session=session, reference=args.questionnaire)
+        try:
+            result = import_responses(
+                content,
+                path.name,
+                session=session,
+                version=version,
+                create_units=args.create_units,
+                parent_code=args.parent,
+            )
+        except ImportFailed as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    created = f"; units created: {', '.join(result.created_units)}" if result.created_units else ""
+    print(f"{path.name}: {result.rows} responses imported{created}")
+    return 0
+
+
+def _export_responses(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        count = write_responses_csv(
+            session=session, family=args.questionnaire, out=Path(args.out)
+        )
+    print(f"{count} responses written to {args.out}; codebook: {codebook_path(Path(args.out))}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    init = commands.add_parser("init", help="create the schema and register the shipped questionnaires (safe to run twice)")
+    init.set_defaults(handler=_init)
+
+    demo = commands.add_parser("demo", help="load the demo province (12 units, 8 quarters) into an empty database")
+    demo.set_defaults(handler=_demo)
+
+    questionnaire = commands.add_parser("questionnaire", help="register, list and check questionnaire files")
+    q_commands = questionnaire.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = q_commands.add_parser("add", help="validate and register a questionnaire file")
+    add.add_argument("path", help="questionnaire YAML file")
+    add.set_defaults(handler=_questionnaire_add)
+    listing = q_commands.add_parser("list", help="list registered questionnaire versions")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_questionnaire_list)
+    check = q_commands.add_parser("check", help="validate questionnaire files without registering them")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="questionnaire YAML files")
+    check.set_defaults(handler=_questionnaire_check)
+
+    unit = commands.add_parser("unit", help="add and list units")
+    u_commands = unit.add_subparsers(dest="action", metavar="ACTION", required=True)
+    unit_add = u_commands.add_parser("add", help="add a province, unit or sub-unit")
+    unit_add.add_argument("code", help="unit code, e.g. HG01")
+    unit_add.add_argument("--name", required=True, help="Vietnamese name")
+    unit_add.add_argument("--parent", help="parent unit code")
+    unit_add.add_argument("--kind", choices=["province", "unit", "subunit"],
+                          help="default: province without parent, else from the parent")
+    unit_add.set_defaults(handler=_unit_add)
+    unit_list = u_commands.add_parser("list", help="list units")
+    unit_list.add_argument("--json", action="store_true", help="print JSON")
+    unit_list.set_defaults(handler=_unit_list)
+
+    imp = commands.add_parser("import", help="import typed-in paper forms (CSV or XLSX), all or nothing")
+    imp.add_argument("file", help="CSV or XLSX: columns unit, period, group, then question codes")
+    imp.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]")
+    imp.add_argument("--create-units", action="store_true", help="create unknown units (named by code)")
+    imp.add_argument("--parent", help="parent of created units")
+    imp.set_defaults(handler=_import)
+
+    export = commands.add_parser("export", help="export data")
+    e_commands = export.add_subparsers(dest="what", metavar="WHAT", required=True)
+    responses = e_commands.add_parser("responses", help="anonymised responses as CSV, with a codebook")
+    responses.add_argument("--out", required=True, help="output CSV file")
+    responses.add_argument("--questionnaire", metavar="ID", help="one questionnaire family (default: all)")
+    responses.set_defaults(handler=_export_responses)

@@ -1,0 +1,113 @@
+"""Demo data: a province of 12 units answering the seven-dimension survey for 8 quarters.
+
+Answers are drawn from a simple ordered model (unit quality + quarter drift + question
+difficulty + respondent mood), so scores look like real offices': mostly 13–18 of 22,
+a few units improving or declining, some "no opinion" answers, and a few unit-quarters
+with very few responses (to show the reliability flags). Deterministic (seeded).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import numpy as np
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
+
+from survey.db import new_session
+from survey.models import Answer, Response
+from survey.periods import parse_quarter
+from survey.storage.organisations import add_organisation
+from survey.storage.questionnaires import get_questionnaire_version, questionnaire_of
+
+PROVINCE = ("HG", "Tỉnh Hậu Giang")
+UNITS = (
+    # code, name, parent, quality (share of top answers), drift per quarter
+    ("HG01", "Cục Thi hành án dân sự tỉnh Hậu Giang", "HG", 0.72, -0.012),
+    ("HG02", "Cục Thuế tỉnh Hậu Giang", "HG", 0.70, 0.004),
+    ("HG03", "Kho bạc Nhà nước khu vực Hậu Giang", "HG", 0.76, 0.002),
+    ("HG04", "Bảo hiểm xã hội tỉnh Hậu Giang", "HG", 0.66, 0.010),
+    ("HG05", "Cục Thống kê tỉnh Hậu Giang", "HG", 0.74, 0.0),
+    ("HG06", "Ngân hàng Nhà nước chi nhánh tỉnh Hậu Giang", "HG", 0.79, -0.003),
+    ("HG07", "Công ty Điện lực Hậu Giang", "HG", 0.63, 0.008),
+    ("HG08", "Chi cục Hải quan Hậu Giang", "HG", 0.69, -0.006),
+    ("HG09", "Văn phòng Đăng ký đất đai tỉnh Hậu Giang", "HG", 0.58, 0.015),
+    ("HG10", "Chi cục Thi hành án dân sự thành phố Vị Thanh", "HG01", 0.71, 0.0),
+    ("HG11", "Chi cục Thi hành án dân sự thị xã Long Mỹ", "HG01", 0.67, -0.004),
+    ("HG12", "Chi cục Thi hành án dân sự huyện Châu Thành A", "HG01", 0.73, 0.005),
+)
+QUARTERS = tuple(f"{year}-Q{q}" for year in (2023, 2024) for q in (1, 2, 3, 4))
+FAMILY = "dtxhh-haugiang"
+SMALL_SAMPLES = {("HG12", "2023-Q1"): 3, ("HG11", "2024-Q2"): 12, ("HG07", "2024-Q4"): 22}
+GROUP_MIX = {"DAN": 0.5, "DN": 0.25, "CB": 0.25}
+NO_OPINION_RATE = 0.05
+PAPER_SHARE = 0.3
+
+
+def _option_codes(quality: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw A/B/C/D per cell: A with prob `quality`, else B, C, D with falling odds."""
+    draw = rng.random(quality.shape)
+    top = quality
+    good = top + (1 - top) * 0.6
+    fair = good + (1 - good) * 0.7
+    codes = np.where(draw < top, "A", np.where(draw < good, "B", np.where(draw < fair, "C", "D")))
+    no_opinion = rng.random(quality.shape) < NO_OPINION_RATE
+    return np.where(no_opinion, "X", codes)
+
+
+def load_demo_data(engine: Engine, seed: int = 2024) -> int:
+    """Create the demo province, its units and their responses; returns responses stored."""
+    rng = np.random.default_rng(seed)
+    stored = 0
+    with new_session(engine) as session:
+        add_organisation(session=session, code=PROVINCE[0], name=PROVINCE[1], kind="province")
+        units = {}
+        for code, name, parent, *_ in UNITS:
+            units[code] = add_organisation(session=session, code=code, name=name, parent_code=parent)
+        for q_index, quarter in enumerate(QUARTERS):
+            version_row = get_questionnaire_version(
+                session=session, reference=f"{FAMILY}@{quarter[:4]}"
+            )
+            questionnaire = questionnaire_of(version_row)
+            codes = list(questionnaire.question_codes)
+            difficulty = rng.normal(0.0, 0.05, len(codes))
+            start = parse_quarter(quarter)
+            quarter_start = np.datetime64(f"{start.year}-{3 * start.index - 2:02d}-01")
+            for code, _name, _parent, quality, drift in UNITS:
+                n = SMALL_SAMPLES.get((code, quarter), int(rng.integers(30, 400)))
+                mood = rng.normal(0.0, 0.12, n)[:, None]
+                cell_quality = np.clip(quality + drift * q_index + mood + difficulty, 0.05, 0.97)
+                options = _option_codes(cell_quality, rng)
+                groups = rng.choice(list(GROUP_MIX), size=n, p=list(GROUP_MIX.values()))
+                channels = np.where(rng.random(n) < PAPER_SHARE, "paper", "qr")
+                minutes = rng.integers(0, 90 * 24 * 60, n)
+                rows = [
+                    {
+                        "unit_id": units[code].id,
+                        "period": quarter,
+                        "questionnaire_version_id": version_row.id,
+                        "group_code": str(groups[i]),
+                        "channel": str(channels[i]),
+                        "submitted_at": (quarter_start + np.timedelta64(int(minutes[i]), "m"))
+                        .astype("datetime64[us]")
+                        .item()
+                        .replace(tzinfo=UTC),
+                        "idempotency_key": f"demo:{code}:{quarter}:{i}",
+                    }
+                    for i in range(n)
+                ]
+                ids = session.execute(
+                    insert(Response).returning(Response.id, sort_by_parameter_order=True), rows
+                ).scalars().all()
+                session.execute(
+                    insert(Answer),
+                    [
+                        {"response_id": rid, "question_code": qc, "option_code": str(opt)}
+                        for rid, row_options in zip(ids, options, strict=True)
+                        for qc, opt in zip(codes, row_options, strict=True)
+                    ],
+                )
+                stored += n
+        session.commit()
+    return stored
+

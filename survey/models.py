@@ -1,0 +1,105 @@
+"""Database tables (SQLModel). All reads and writes go through `survey.storage`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+CHANNELS = ("qr", "paper", "kiosk")
+CAMPAIGN_STATES = ("open", "closed", "revoked")
+ORGANISATION_KINDS = ("province", "unit", "subunit")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (SQLModel stores aware datetimes)."""
+    return datetime.now(UTC)
+
+
+class Organisation(SQLModel, table=True):
+    """A province, a unit (Cục, Sở…) or a sub-unit (Chi cục…), as a tree."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True, index=True)
+    name: str = Field(max_length=300)
+    kind: str = Field(default="unit", max_length=20)
+    parent_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class QuestionnaireVersion(SQLModel, table=True):
+    """A registered questionnaire version; `content` is the file exactly as registered."""
+
+    __tablename__ = "questionnaire_version"
+    __table_args__ = (UniqueConstraint("family", "version", name="uq_questionnaire_family_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    family: str = Field(max_length=40, index=True)
+    version: str = Field(max_length=40)
+    title: str = Field(max_length=300)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    content_hash: str = Field(max_length=64)
+    registered_at: datetime = Field(default_factory=utcnow)
+
+
+class Campaign(SQLModel, table=True):
+    """A collection campaign: one unit × quarter × questionnaire version, reached by QR link."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="organisation.id", index=True)
+    period: str = Field(max_length=10)
+    questionnaire_version_id: int = Field(foreign_key="questionnaire_version.id")
+    status: str = Field(default="open", max_length=10)
+    link_generation: int = 1  # rotating the link bumps this; older tokens stop working
+    opened_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class ImportBatch(SQLModel, table=True):
+    """One imported paper-form file; the same file is never imported twice."""
+
+    __tablename__ = "import_batch"
+    __table_args__ = (
+        UniqueConstraint("file_sha256", "questionnaire_version_id", name="uq_import_file"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    filename: str = Field(max_length=300)
+    file_sha256: str = Field(max_length=64)
+    questionnaire_version_id: int = Field(foreign_key="questionnaire_version.id")
+    rows: int
+    imported_at: datetime = Field(default_factory=utcnow)
+
+
+class Response(SQLModel, table=True):
+    """One anonymous respondent's form. No name and no raw network address is stored."""
+
+    __table_args__ = (
+        Index("ix_response_domain", "unit_id", "period"),
+        Index("ix_response_version_period", "questionnaire_version_id", "period"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="organisation.id")
+    period: str = Field(max_length=10)  # a quarter, e.g. 2024-Q3
+    questionnaire_version_id: int = Field(foreign_key="questionnaire_version.id")
+    group_code: str | None = Field(default=None, max_length=40)
+    channel: str = Field(default="qr", max_length=10)
+    submitted_at: datetime = Field(default_factory=utcnow)
+    idempotency_key: str = Field(max_length=100, unique=True)
+    receipt: str | None = Field(default=None, max_length=20)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+    flagged: bool = False
+    flag_reason: str | None = Field(default=None, max_length=200)
+
+
+class Answer(SQLModel, table=True):
+    """One answer: the option code chosen on one question of a response."""
+
+    response_id: int = Field(foreign_key="response.id", primary_key=True, ondelete="CASCADE")
+    question_code: str = Field(max_length=40, primary_key=True)
+    option_code: str = Field(max_length=40)

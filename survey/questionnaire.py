@@ -1,0 +1,348 @@
+"""Questionnaire files: load, validate and describe a questionnaire version.
+
+The file format is public (see README, "Questionnaire format"). Shape and types are
+checked by pydantic; the cross-field rules (unique codes, point sums, scale
+references) are checked here. Every error names the file and the path of the bad
+key, e.g. ``criteria[2].questions[1].points`` (indices count from 0).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from survey.text import Text
+
+POINTS_TOLERANCE = 1e-9
+
+
+class QuestionnaireError(ValueError):
+    """A questionnaire file is malformed; `problems` lists (key path, message)."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {path or '(file)'}: {message}" for path, message in problems]
+        super().__init__("\n".join(lines))
+
+
+# --- file schema (pydantic) -------------------------------------------------------
+
+LabelIn = str | dict[str, str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _label_ok(value: LabelIn) -> LabelIn:
+    if isinstance(value, dict):
+        unknown = set(value) - {"vi", "en"}
+        if unknown:
+            raise ValueError(f"only 'vi' and 'en' are allowed, found {sorted(unknown)}")
+        if not str(value.get("vi", "")).strip():
+            raise ValueError("the Vietnamese text 'vi' is required")
+    elif not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+Label = Annotated[LabelIn, Field()]
+Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class OptionIn(_Strict):
+    code: Code
+    label: Label
+    score: float | None = Field(ge=0.0, le=1.0)
+
+    _check_label = field_validator("label")(_label_ok)
+
+
+class GroupIn(_Strict):
+    code: Code
+    label: Label
+    weight: float = Field(gt=0.0, allow_inf_nan=False)
+
+    _check_label = field_validator("label")(_label_ok)
+
+
+class QuestionIn(_Strict):
+    code: Code
+    text: Label
+    scale: str
+    points: float = Field(gt=0.0, allow_inf_nan=False)
+    help: Label | None = None
+
+    _check_text = field_validator("text")(_label_ok)
+
+
+class CriterionIn(_Strict):
+    code: Code
+    title: Label
+    points: float = Field(ge=0.0, allow_inf_nan=False)
+    questions: list[QuestionIn] = Field(min_length=1)
+
+    _check_title = field_validator("title")(_label_ok)
+
+
+class QuestionnaireIn(_Strict):
+    id: Code
+    version: Code
+    title: Label
+    description: Label | None = None
+    max_points: float = Field(gt=0.0, allow_inf_nan=False)
+    scales: dict[Code, list[OptionIn]] = Field(min_length=1)
+    groups: list[GroupIn] = Field(default_factory=list)
+    criteria: list[CriterionIn] = Field(min_length=1)
+
+    _check_title = field_validator("title")(_label_ok)
+
+    @field_validator("version", "id", mode="before")
+    @classmethod
+    def _codes_as_text(cls, value: Any) -> Any:
+        # `version: 2024` written without quotes is still the version "2024".
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+# --- the loaded questionnaire ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    code: str
+    label: Text
+    score: float | None  # fraction of the question's points; None = unscored
+
+
+@dataclass(frozen=True)
+class Scale:
+    code: str
+    options: tuple[Option, ...]
+
+    def option(self, code: str) -> Option | None:
+        return next((o for o in self.options if o.code == code), None)
+
+    @property
+    def has_unscored(self) -> bool:
+        return any(o.score is None for o in self.options)
+
+
+@dataclass(frozen=True)
+class Question:
+    code: str
+    text: Text
+    scale: str
+    points: float
+    criterion: str
+    help: Text | None = None
+
+
+@dataclass(frozen=True)
+class Criterion:
+    code: str
+    title: Text
+    points: float
+    questions: tuple[Question, ...]
+
+
+@dataclass(frozen=True)
+class Group:
+    code: str
+    label: Text
+    weight: float
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """One registered questionnaire version (family `id`, `version`)."""
+
+    id: str
+    version: str
+    title: Text
+    max_points: float
+    scales: dict[str, Scale]
+    groups: tuple[Group, ...]
+    criteria: tuple[Criterion, ...]
+    description: Text | None = None
+    source_text: str = field(default="", repr=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    @cached_property
+    def questions(self) -> tuple[Question, ...]:
+        return tuple(q for c in self.criteria for q in c.questions)
+
+    @cached_property
+    def question_codes(self) -> tuple[str, ...]:
+        return tuple(q.code for q in self.questions)
+
+    def question(self, code: str) -> Question | None:
+        return self._questions_by_code.get(code)
+
+    @cached_property
+    def _questions_by_code(self) -> dict[str, Question]:
+        return {q.code: q for q in self.questions}
+
+    def scale_of(self, question_code: str) -> Scale:
+        return self.scales[self._questions_by_code[question_code].scale]
+
+    def group(self, code: str) -> Group | None:
+        return next((g for g in self.groups if g.code == code), None)
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
+
+    def structure(self) -> tuple[tuple[str, float], ...]:
+        """Criterion codes and maxima: versions with equal structures compare directly."""
+        return tuple((c.code, c.points) for c in self.criteria)
+
+
+def _text(value: LabelIn | None) -> Text | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return Text(value)
+    return Text(value["vi"].strip(), (value.get("en") or "").strip() or None)
+
+
+def _pydantic_path(loc: Iterable[Any]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _describe_error(error: dict[str, Any]) -> str:
+    if error["type"] == "missing":
+        return "required key is missing"
+    if error["type"] == "extra_forbidden":
+        return "unknown key (see the questionnaire format in README)"
+    return error["msg"]
+
+
+def _duplicates(codes: list[str]) -> set[str]:
+    seen: set[str] = set()
+    return {c for c in codes if c in seen or seen.add(c)}
+
+
+def _cross_field_problems(doc: QuestionnaireIn) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for code, options in doc.scales.items():
+        for dup in _duplicates([o.code for o in options]):
+            problems.append((f"scales.{code}", f"option code {dup!r} is used twice"))
+        if not options:
+            problems.append((f"scales.{code}", "a scale needs at least one option"))
+        elif all(o.score is None for o in options):
+            problems.append((f"scales.{code}", "a scale needs at least one scored option"))
+    for dup in _duplicates([g.code for g in doc.groups]):
+        problems.append(("groups", f"group code {dup!r} is used twice"))
+    for dup in _duplicates([c.code for c in doc.criteria]):
+        problems.append(("criteria", f"criterion code {dup!r} is used twice"))
+    question_codes = [q.code for c in doc.criteria for q in c.questions]
+    for dup in _duplicates(question_codes):
+        problems.append(("criteria", f"question code {dup!r} is used twice"))
+    total = 0.0
+    for ci, criterion in enumerate(doc.criteria):
+        total += criterion.points
+        question_sum = 0.0
+        for qi, question in enumerate(criterion.questions):
+            question_sum += question.points
+            if question.scale not in doc.scales:
+                problems.append(
+                    (
+                        f"criteria[{ci}].questions[{qi}].scale",
+                        f"question {question.code}: scale {question.scale!r} is not defined "
+                        f"under 'scales' (defined: {', '.join(sorted(doc.scales))})",
+                    )
+                )
+        if not math.isclose(question_sum, criterion.points, abs_tol=POINTS_TOLERANCE):
+            problems.append(
+                (
+                    f"criteria[{ci}].questions",
+                    f"criterion {criterion.code}: question points sum to {question_sum:g}, "
+                    f"but the criterion's points are {criterion.points:g}",
+                )
+            )
+    if not math.isclose(total, doc.max_points, abs_tol=POINTS_TOLERANCE):
+        problems.append(
+            ("max_points", f"criteria points sum to {total:g}, but max_points is {doc.max_points:g}")
+        )
+    return problems
+
+
+def parse_questionnaire(text: str, source: str = "<questionnaire>") -> Questionnaire:
+    """Parse and validate questionnaire YAML `text`; `source` names it in errors."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise QuestionnaireError(source, [(where, f"not valid YAML: {exc}")]) from None
+    if not isinstance(raw, dict):
+        raise QuestionnaireError(source, [("", "the file must be a YAML mapping (key: value)")])
+    try:
+        doc = QuestionnaireIn.model_validate(raw)
+    except ValidationError as exc:
+        problems = [(_pydantic_path(e["loc"]), _describe_error(e)) for e in exc.errors()]
+        raise QuestionnaireError(source, problems) from None
+    problems = _cross_field_problems(doc)
+    if problems:
+        raise QuestionnaireError(source, problems)
+    scales = {
+        code: Scale(code, tuple(Option(o.code, _text(o.label), o.score) for o in options))
+        for code, options in doc.scales.items()
+    }
+    criteria = tuple(
+        Criterion(
+            c.code,
+            _text(c.title),
+            c.points,
+            tuple(
+                Question(q.code, _text(q.text), q.scale, q.points, c.code, _text(q.help))
+                for q in c.questions
+            ),
+        )
+        for c in doc.criteria
+    )
+    return Questionnaire(
+        id=doc.id,
+        version=doc.version,
+        title=_text(doc.title),
+        max_points=doc.max_points,
+        scales=scales,
+        groups=tuple(Group(g.code, _text(g.label), g.weight) for g in doc.groups),
+        criteria=criteria,
+        description=_text(doc.description),
+        source_text=text,
+    )
+
+
+def load_questionnaire(path: str | Path) -> Questionnaire:
+    """Load and validate one questionnaire file; errors name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuestionnaireError(str(path), [("", f"cannot read the file: {exc}")]) from None
+    return parse_questionnaire(text, source=str(path))
+
+
+def shipped_questionnaire_paths() -> list[Path]:
+    """The questionnaire files shipped with the product (questionnaires/*.yaml)."""
+    folder = Path(__file__).resolve().parent.parent / "questionnaires"
+    return sorted(folder.glob("*.yaml"))

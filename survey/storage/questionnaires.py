@@ -1,0 +1,119 @@
+"""Storage of questionnaires."""
+
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from survey.models import (
+    QuestionnaireVersion,
+    Response,
+    utcnow,
+)
+from survey.questionnaire import Questionnaire, parse_questionnaire
+from survey.storage import StorageError
+
+
+def count_responses_for_version(*, session: Session, version_id: int) -> int:
+    query = select(func.count()).select_from(Response).where(
+        Response.questionnaire_version_id == version_id
+    )
+    return session.exec(query).one()
+
+
+def register_questionnaire(
+    *, session: Session, questionnaire: Questionnaire
+) -> tuple[QuestionnaireVersion, str]:
+    """Register a version; returns (row, 'added' | 'unchanged' | 'updated').
+
+    The same content twice is a no-op. Different content under an existing id and
+    version replaces it only while no response uses that version.
+    """
+    existing = session.exec(
+        select(QuestionnaireVersion).where(
+            QuestionnaireVersion.family == questionnaire.id,
+            QuestionnaireVersion.version == questionnaire.version,
+        )
+    ).first()
+    if existing is not None:
+        if existing.content_hash == questionnaire.content_hash:
+            return existing, "unchanged"
+        if count_responses_for_version(session=session, version_id=existing.id):
+            raise StorageError(
+                f"questionnaire {questionnaire.key} already has responses: its content cannot "
+                "change. Register the revision under a new version."
+            )
+        existing.content = questionnaire.source_text
+        existing.content_hash = questionnaire.content_hash
+        existing.title = questionnaire.title.vi
+        existing.registered_at = utcnow()
+        session.add(existing)
+        session.flush()
+        return existing, "updated"
+    row = QuestionnaireVersion(
+        family=questionnaire.id,
+        version=questionnaire.version,
+        title=questionnaire.title.vi,
+        content=questionnaire.source_text,
+        content_hash=questionnaire.content_hash,
+    )
+    session.add(row)
+    session.flush()
+    return row, "added"
+
+
+def _version_sort_key(version: str) -> tuple:
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"[.\-_]", version))
+
+
+_parsed_cache: dict[tuple[str, str], Questionnaire] = {}
+
+
+def questionnaire_of(row: QuestionnaireVersion) -> Questionnaire:
+    """The parsed questionnaire of a registered row (parsed once per content)."""
+    key = (row.content_hash, row.family)
+    if key not in _parsed_cache:
+        _parsed_cache[key] = parse_questionnaire(row.content, source=f"{row.family}@{row.version}")
+    return _parsed_cache[key]
+
+
+def list_questionnaire_versions(
+    *, session: Session, family: str | None = None
+) -> list[QuestionnaireVersion]:
+    """Registered versions, by family then version (newest last)."""
+    query = select(QuestionnaireVersion)
+    if family:
+        query = query.where(QuestionnaireVersion.family == family)
+    rows = list(session.exec(query))
+    return sorted(rows, key=lambda r: (r.family, _version_sort_key(r.version)))
+
+
+def get_questionnaire_version(*, session: Session, reference: str) -> QuestionnaireVersion:
+    """Resolve 'ID' (newest version) or 'ID@VERSION' to a registered version."""
+    family, _, version = reference.partition("@")
+    rows = list_questionnaire_versions(session=session, family=family)
+    if not rows:
+        known = sorted({r.family for r in list_questionnaire_versions(session=session)})
+        raise StorageError(
+            f"questionnaire {family!r} is not registered (registered: {', '.join(known) or 'none'})"
+        )
+    if not version:
+        return rows[-1]
+    for row in rows:
+        if row.version == version:
+            return row
+    raise StorageError(
+        f"questionnaire {family!r} has no version {version!r} "
+        f"(versions: {', '.join(r.version for r in rows)})"
+    )
+
+
+def get_questionnaire_version_by_id(*, session: Session, version_id: int) -> QuestionnaireVersion:
+    row = session.get(QuestionnaireVersion, version_id)
+    if row is None:
+        raise StorageError(f"questionnaire version #{version_id} does not exist")
+    return row

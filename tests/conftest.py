@@ -1,0 +1,62 @@
+"""Shared fixtures: a fresh database per test, on SQLite and (when configured) PostgreSQL.
+
+Set SURVEY_TEST_POSTGRES_URL (e.g. postgresql://survey:survey@127.0.0.1:5432/survey_test)
+to run every database test on PostgreSQL too; CI always sets it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlmodel import SQLModel
+
+from survey.db import create_schema, make_engine, new_session
+
+POSTGRES_URL = os.environ.get("SURVEY_TEST_POSTGRES_URL")
+if os.environ.get("CI") and not POSTGRES_URL:
+    raise RuntimeError("CI must run the database tests on PostgreSQL: set SURVEY_TEST_POSTGRES_URL")
+
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """The URL of an empty database with the schema created."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'survey.db'}"
+    else:
+        url = POSTGRES_URL
+        engine = make_engine(url)
+        SQLModel.metadata.drop_all(engine)
+        engine.dispose()
+    engine = make_engine(url)
+    create_schema(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(db_url):
+    made = make_engine(db_url)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    with new_session(engine) as opened:
+        yield opened
+
+
+@pytest.fixture
+def cli_env(db_url, monkeypatch, tmp_path):
+    """Environment for running the CLI in-process against the test database."""
+    from survey.cli import common
+
+    monkeypatch.setenv("SURVEY_DATABASE_URL", db_url)
+    monkeypatch.setenv("SURVEY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SURVEY_SECRET", "test-secret-not-for-production")
+    common.engine.cache_clear()
+    yield db_url
+    common.engine.cache_clear()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_ui import session, t
+from app_ui import require_scope, session, t
 from survey.overview import questionnaires_table, responses_by_quarter, units_table
 
 st.title(t("Khảo sát sự hài lòng và chỉ số cải cách hành chính",
@@ -14,10 +14,11 @@ st.caption(t(
     "intervals; the province aggregates, ranks and reports.",
 ))
 
+scope = require_scope()
 with session() as db:
-    units = units_table(session=db)
-    questionnaires = questionnaires_table(session=db)
-    counts = responses_by_quarter(session=db)
+    units = units_table(session=db, scope=scope)
+    questionnaires = questionnaires_table(session=db, scope=scope)
+    counts = responses_by_quarter(session=db, scope=scope)
 
 kind_names = {"province": t("Tỉnh", "Province"), "unit": t("Đơn vị", "Unit"),
               "subunit": t("Đơn vị trực thuộc", "Sub-unit")}

@@ -103,3 +103,87 @@ class Answer(SQLModel, table=True):
     response_id: int = Field(foreign_key="response.id", primary_key=True, ondelete="CASCADE")
     question_code: str = Field(max_length=40, primary_key=True)
     option_code: str = Field(max_length=40)
+
+
+ROLES = ("admin", "province", "unit")
+
+
+class User(SQLModel, table=True):
+    """A staff account. `organisation_id` is the root of what the user may see (None = all)."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=80, unique=True, index=True)
+    password_hash: str = Field(max_length=300)
+    role: str = Field(max_length=20)
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    active: bool = True
+    must_change_password: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One login attempt, kept to slow down password guessing."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=80, index=True)
+    succeeded: bool
+    at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when. The application only ever appends to this table."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    username: str = Field(max_length=80, index=True)
+    action: str = Field(max_length=60, index=True)
+    target: str | None = Field(default=None, max_length=200)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class TransactionCount(SQLModel, table=True):
+    """Files handled by a unit in a quarter (hồ sơ giải quyết), entered by the unit."""
+
+    __tablename__ = "transaction_count"
+    __table_args__ = (UniqueConstraint("unit_id", "period", name="uq_transactions_unit_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="organisation.id")
+    period: str = Field(max_length=10)
+    transactions: int = Field(ge=0)
+
+
+class AppraisalRow(SQLModel, table=True):
+    """One criterion of a unit's appraised PAR table for a year (điểm chuẩn, tự chấm, thẩm định)."""
+
+    __tablename__ = "appraisal_row"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "year", "criterion", name="uq_appraisal_unit_year_criterion"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="organisation.id", index=True)
+    year: int
+    criterion: str = Field(max_length=40)
+    position: int = 0
+    maximum: float
+    self_assessed: float | None = None
+    appraised: float | None = None
+
+
+class AppraisalStatedTotal(SQLModel, table=True):
+    """The total maximum a unit's appraisal table states (it may differ from its rows' sum)."""
+
+    __tablename__ = "appraisal_stated_total"
+    __table_args__ = (UniqueConstraint("unit_id", "year", name="uq_appraisal_total_unit_year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="organisation.id")
+    year: int
+    stated_maximum: float

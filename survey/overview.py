@@ -5,14 +5,15 @@ from __future__ import annotations
 import pandas as pd
 from sqlmodel import Session
 
+from survey.auth import Scope
 from survey.storage.organisations import list_organisations
 from survey.storage.questionnaires import count_responses_for_version, list_questionnaire_versions
 from survey.storage.responses import response_counts
 
 
-def units_table(*, session: Session) -> pd.DataFrame:
-    """Units with their parent and kind, province first."""
-    organisations = list_organisations(session=session)
+def units_table(*, session: Session, scope: Scope) -> pd.DataFrame:
+    """The units a scope sees, with their parent and kind, by code."""
+    organisations = [o for o in list_organisations(session=session) if scope.allows(o)]
     by_id = {o.id: o for o in organisations}
     return pd.DataFrame(
         [
@@ -28,15 +29,17 @@ def units_table(*, session: Session) -> pd.DataFrame:
     )
 
 
-def questionnaires_table(*, session: Session) -> pd.DataFrame:
-    """Registered questionnaire versions with their response counts."""
+def questionnaires_table(*, session: Session, scope: Scope) -> pd.DataFrame:
+    """Registered questionnaire versions with their response counts within a scope."""
     return pd.DataFrame(
         [
             {
                 "family": row.family,
                 "version": row.version,
                 "title": row.title,
-                "responses": count_responses_for_version(session=session, version_id=row.id),
+                "responses": count_responses_for_version(
+                    session=session, version_id=row.id, unit_ids=scope.unit_ids()
+                ),
             }
             for row in list_questionnaire_versions(session=session)
         ],
@@ -44,9 +47,11 @@ def questionnaires_table(*, session: Session) -> pd.DataFrame:
     )
 
 
-def responses_by_quarter(*, session: Session, family: str | None = None) -> pd.DataFrame:
-    """Units × quarters: number of responses (0 where none), units as rows."""
-    counts = response_counts(session=session)
+def responses_by_quarter(
+    *, session: Session, scope: Scope, family: str | None = None
+) -> pd.DataFrame:
+    """Units × quarters: number of responses (0 where none), units as rows, within a scope."""
+    counts = response_counts(session=session, unit_ids=scope.unit_ids())
     if family:
         counts = counts[counts["family"] == family]
     if counts.empty:

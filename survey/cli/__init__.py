@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from survey.cli import setup
+from survey.cli import backup, setup, users
 from survey.cli.common import CliError
 
-COMMAND_MODULES = (setup,)
+COMMAND_MODULES = (setup, users, backup)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; user errors go to stderr with exit code 2, never a traceback."""
+    from survey.auth import AccessDenied
     from survey.periods import PeriodError
     from survey.questionnaire import QuestionnaireError
     from survey.storage import StorageError
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (CliError, StorageError, QuestionnaireError, PeriodError) as exc:
+    except (CliError, StorageError, QuestionnaireError, PeriodError, AccessDenied) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

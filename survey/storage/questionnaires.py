@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from survey.models import (
     QuestionnaireVersion,
@@ -17,10 +18,15 @@ from survey.questionnaire import Questionnaire, parse_questionnaire
 from survey.storage import StorageError
 
 
-def count_responses_for_version(*, session: Session, version_id: int) -> int:
+def count_responses_for_version(
+    *, session: Session, version_id: int, unit_ids: Iterable[int] | None = None
+) -> int:
+    """Responses stored for a version (within `unit_ids` when given)."""
     query = select(func.count()).select_from(Response).where(
         Response.questionnaire_version_id == version_id
     )
+    if unit_ids is not None:
+        query = query.where(col(Response.unit_id).in_(list(unit_ids)))
     return session.exec(query).one()
 
 

@@ -1,0 +1,68 @@
+"""Sign in (staff only; citizens answer through QR links without an account)."""
+
+import streamlit as st
+
+from app_ui import session, sign_in, t
+from survey.auth import LoginRefused, authenticate, set_password
+from survey.storage import StorageError
+from survey.storage.users import get_user, list_users
+
+st.title(t("Đăng nhập", "Sign in"))
+if st.session_state.pop("signed_out_reason", None) == "expired":
+    st.info(t("Phiên làm việc đã hết hạn, vui lòng đăng nhập lại.",
+              "Your session expired: please sign in again."))
+
+with session() as db:
+    has_users = bool(list_users(session=db))
+if not has_users:
+    st.warning(t(
+        "Chưa có tài khoản nào. Quản trị viên tạo tài khoản đầu tiên trên máy chủ bằng lệnh:",
+        "There is no account yet. The administrator creates the first one on the server with:",
+    ))
+    st.code("survey user add admin --role admin", language="bash")
+
+pending = st.session_state.get("password_change_for")
+if pending:
+    st.info(t("Đây là lần đăng nhập đầu tiên với mật khẩu dùng một lần: hãy đặt mật khẩu mới.",
+              "First sign-in with a one-time password: choose a new password."))
+    with st.form("new_password"):
+        first = st.text_input(t("Mật khẩu mới (ít nhất 10 ký tự)", "New password (10+ characters)"),
+                              type="password")
+        second = st.text_input(t("Nhập lại mật khẩu mới", "Repeat the new password"), type="password")
+        if st.form_submit_button(t("Lưu mật khẩu", "Save password"), type="primary"):
+            if first != second:
+                st.error(t("Hai mật khẩu không khớp.", "The two passwords differ."))
+            else:
+                try:
+                    with session() as db:
+                        user = get_user(session=db, username=pending)
+                        set_password(session=db, user=user, password=first, actor=pending)
+                        db.commit()
+                except StorageError as error:
+                    st.error(str(error))
+                else:
+                    del st.session_state["password_change_for"]
+                    sign_in(pending)
+                    st.rerun()
+    st.stop()
+
+with st.form("login"):
+    username = st.text_input(t("Tên đăng nhập", "Username"))
+    password = st.text_input(t("Mật khẩu", "Password"), type="password")
+    submitted = st.form_submit_button(t("Đăng nhập", "Sign in"), type="primary")
+if submitted:
+    try:
+        with session() as db:
+            user = authenticate(session=db, username=username, password=password)
+    except LoginRefused as refused:
+        if refused.retry_after:
+            st.error(t(f"Đăng nhập sai nhiều lần. Vui lòng thử lại sau {refused.retry_after:.0f} giây.",
+                       f"Too many failed attempts. Try again in {refused.retry_after:.0f} s."))
+        else:
+            st.error(t("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password."))
+    else:
+        if user.must_change_password:
+            st.session_state["password_change_for"] = user.username
+        else:
+            sign_in(user.username)
+        st.rerun()

@@ -1,0 +1,67 @@
+"""Storage of staff accounts and login attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from survey.models import ROLES, LoginAttempt, User
+from survey.storage import StorageError
+from survey.storage.organisations import get_organisation
+
+
+def get_user(*, session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def list_users(*, session: Session, organisation_ids: set[int] | None = None) -> list[User]:
+    """Users, by name; only those scoped inside `organisation_ids` when given."""
+    users = list(session.exec(select(User).order_by(User.username)))
+    if organisation_ids is None:
+        return users
+    return [u for u in users if u.organisation_id in organisation_ids]
+
+
+def add_user(
+    *, session: Session, username: str, password_hash: str, role: str, organisation_code: str | None
+) -> User:
+    """Add an account; `organisation_code` is required for the province and unit roles."""
+    username = username.strip()
+    if not username or len(username) > 80 or any(ch.isspace() for ch in username):
+        raise StorageError("username: 1–80 characters without spaces")
+    if role not in ROLES:
+        raise StorageError(f"role {role!r}: use {', '.join(ROLES)}")
+    if get_user(session=session, username=username):
+        raise StorageError(f"user {username} already exists")
+    organisation_id = None
+    if role != "admin":
+        if not organisation_code:
+            raise StorageError(f"role {role} needs a unit (--unit CODE)")
+        organisation = get_organisation(session=session, code=organisation_code)
+        if organisation is None:
+            raise StorageError(f"unit {organisation_code} does not exist")
+        organisation_id = organisation.id
+    user = User(username=username, password_hash=password_hash, role=role,
+                organisation_id=organisation_id)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def record_login_attempt(*, session: Session, username: str, succeeded: bool) -> None:
+    session.add(LoginAttempt(username=username, succeeded=succeeded))
+    session.flush()
+
+
+def recent_login_attempts(
+    *, session: Session, username: str, since: datetime, limit: int = 50
+) -> list[LoginAttempt]:
+    """The latest attempts for `username` since `since`, newest first."""
+    query = (
+        select(LoginAttempt)
+        .where(LoginAttempt.username == username, col(LoginAttempt.at) >= since)
+        .order_by(col(LoginAttempt.at).desc(), col(LoginAttempt.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))

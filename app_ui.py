@@ -34,6 +34,21 @@ class PageSpec:
 
 PAGES = (
     PageSpec("pages/home.py", "Tổng quan", "Overview", "tong-quan", ":material/home:", "report"),
+    PageSpec("pages/unit.py", "Điểm đơn vị", "Unit score", "diem-don-vi", ":material/monitoring:", "report"),
+    PageSpec("pages/province.py", "Toàn tỉnh", "Province", "toan-tinh", ":material/leaderboard:", "report"),
+    PageSpec("pages/par.py", "Chỉ số PAR", "PAR index", "chi-so-par", ":material/workspace_premium:", "report"),
+    PageSpec("pages/qr.py", "Mã QR & áp phích", "QR codes & posters", "ma-qr", ":material/qr_code_2:",
+             "admin", "campaigns"),
+    PageSpec("pages/admin_import.py", "Nhập phiếu giấy", "Import paper forms", "nhap-phieu",
+             ":material/upload_file:", "admin", "imports"),
+    PageSpec("pages/admin_users.py", "Tài khoản", "Accounts", "tai-khoan", ":material/group:",
+             "admin", "users"),
+    PageSpec("pages/admin_units.py", "Đơn vị", "Units", "don-vi", ":material/account_tree:",
+             "admin", "units"),
+    PageSpec("pages/admin_questionnaires.py", "Phiếu khảo sát", "Questionnaires", "phieu-khao-sat",
+             ":material/description:", "admin", "questionnaires"),
+    PageSpec("pages/admin_audit.py", "Nhật ký", "Audit log", "nhat-ky", ":material/history:",
+             "admin", "audit"),
 )
 
 
@@ -141,3 +156,59 @@ def run_navigation() -> None:
         )
         first = False
     st.navigation(sections).run()
+
+
+# --- shared widgets for the report pages -------------------------------------------------------
+
+
+def fmt(value: float | None, decimals: int = 2) -> str:
+    """A number in the interface language's format (15,43 in Vietnamese)."""
+    from survey.text import format_number
+
+    if value is None or value != value:  # None or NaN
+        return "—"
+    return format_number(float(value), decimals, lang())
+
+
+def fmt_interval(low: float | None, high: float | None, decimals: int = 2) -> str:
+    if low is None or high is None or low != low or high != high:
+        return "—"
+    return f"[{fmt(low, decimals)}; {fmt(high, decimals)}]"
+
+
+def pick_family(db: Session, key: str = "family") -> str:
+    """Select box of questionnaire families (the seven-dimension survey first)."""
+    from survey.storage.questionnaires import list_questionnaire_versions
+
+    families = sorted({row.family for row in list_questionnaire_versions(session=db)},
+                      key=lambda family: (not family.startswith("dtxhh"), family))
+    if not families:
+        st.info(t("Chưa có phiếu khảo sát nào được đăng ký.", "No questionnaire is registered yet."))
+        st.stop()
+    wanted = st.query_params.get("q")
+    index = families.index(wanted) if wanted in families else 0
+    return st.selectbox(t("Phiếu khảo sát", "Questionnaire"), families, index=index, key=key)
+
+
+def pick_period(periods: list[str], key: str = "period") -> str:
+    """Select box of periods (newest first), labelled the Vietnamese way."""
+    from survey.periods import parse_period
+
+    if not periods:
+        st.info(t("Chưa có phiếu trả lời nào cho lựa chọn này.", "No responses for this choice yet."))
+        st.stop()
+    wanted = st.query_params.get("period")
+    index = periods.index(wanted) if wanted in periods else 0
+    return st.selectbox(t("Kỳ", "Period"), periods, index=index, key=key,
+                        format_func=lambda p: parse_period(p).label(lang()))
+
+
+def include_flagged_toggle() -> bool:
+    return st.toggle(
+        t("Tính cả phiếu bị đánh dấu nghi vấn", "Include responses flagged for review"),
+        value=True,
+        help=t("Phiếu gửi dồn dập từ một địa chỉ mạng hoặc do máy tự điền được lưu và đánh dấu "
+               "để xem xét; tắt để xem điểm không có các phiếu này.",
+               "Bursts from one network address and bot-filled forms are stored flagged for "
+               "review; switch off to see the scores without them."),
+    )

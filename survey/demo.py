@@ -17,30 +17,36 @@ from sqlalchemy.engine import Engine
 from survey.db import new_session
 from survey.models import Answer, Response
 from survey.periods import parse_quarter
+from survey.storage.appraisals import save_appraisal
 from survey.storage.organisations import add_organisation
 from survey.storage.questionnaires import get_questionnaire_version, questionnaire_of
 
 PROVINCE = ("HG", "Tỉnh Hậu Giang")
 UNITS = (
     # code, name, parent, quality (share of top answers), drift per quarter
-    ("HG01", "Cục Thi hành án dân sự tỉnh Hậu Giang", "HG", 0.72, -0.012),
-    ("HG02", "Cục Thuế tỉnh Hậu Giang", "HG", 0.70, 0.004),
-    ("HG03", "Kho bạc Nhà nước khu vực Hậu Giang", "HG", 0.76, 0.002),
-    ("HG04", "Bảo hiểm xã hội tỉnh Hậu Giang", "HG", 0.66, 0.010),
-    ("HG05", "Cục Thống kê tỉnh Hậu Giang", "HG", 0.74, 0.0),
-    ("HG06", "Ngân hàng Nhà nước chi nhánh tỉnh Hậu Giang", "HG", 0.79, -0.003),
-    ("HG07", "Công ty Điện lực Hậu Giang", "HG", 0.63, 0.008),
-    ("HG08", "Chi cục Hải quan Hậu Giang", "HG", 0.69, -0.006),
-    ("HG09", "Văn phòng Đăng ký đất đai tỉnh Hậu Giang", "HG", 0.58, 0.015),
-    ("HG10", "Chi cục Thi hành án dân sự thành phố Vị Thanh", "HG01", 0.71, 0.0),
-    ("HG11", "Chi cục Thi hành án dân sự thị xã Long Mỹ", "HG01", 0.67, -0.004),
-    ("HG12", "Chi cục Thi hành án dân sự huyện Châu Thành A", "HG01", 0.73, 0.005),
+    ("HG01", "Cục Thi hành án dân sự tỉnh Hậu Giang", "HG", 0.50, -0.012),
+    ("HG02", "Cục Thuế tỉnh Hậu Giang", "HG", 0.48, 0.004),
+    ("HG03", "Kho bạc Nhà nước khu vực Hậu Giang", "HG", 0.54, 0.002),
+    ("HG04", "Bảo hiểm xã hội tỉnh Hậu Giang", "HG", 0.44, 0.010),
+    ("HG05", "Cục Thống kê tỉnh Hậu Giang", "HG", 0.52, 0.0),
+    ("HG06", "Ngân hàng Nhà nước chi nhánh tỉnh Hậu Giang", "HG", 0.57, -0.003),
+    ("HG07", "Công ty Điện lực Hậu Giang", "HG", 0.41, 0.008),
+    ("HG08", "Chi cục Hải quan Hậu Giang", "HG", 0.47, -0.006),
+    ("HG09", "Văn phòng Đăng ký đất đai tỉnh Hậu Giang", "HG", 0.36, 0.015),
+    ("HG10", "Chi cục Thi hành án dân sự thành phố Vị Thanh", "HG01", 0.49, 0.0),
+    ("HG11", "Chi cục Thi hành án dân sự thị xã Long Mỹ", "HG01", 0.45, -0.004),
+    ("HG12", "Chi cục Thi hành án dân sự huyện Châu Thành A", "HG01", 0.51, 0.005),
 )
 QUARTERS = tuple(f"{year}-Q{q}" for year in (2023, 2024) for q in (1, 2, 3, 4))
 FAMILY = "dtxhh-haugiang"
 SMALL_SAMPLES = {("HG12", "2023-Q1"): 3, ("HG11", "2024-Q2"): 12, ("HG07", "2024-Q4"): 22}
 GROUP_MIX = {"DAN": 0.5, "DN": 0.25, "CB": 0.25}
 NO_OPINION_RATE = 0.05
+# Appraised PAR table of Cục THADS Hậu Giang 2024 as published (criterion, max, self, appraised);
+# its row maxima sum to 53 while the office states 51.50, a real defect the PAR page reports.
+THADS_2024 = (("1", 14, 13.27, 12.06), ("2", 0, 0, 0), ("3", 18.5, 13.97, 11.4), ("4", 6.5, 6.5, 6.5),
+              ("5", 3.5, 3.5, 3.5), ("6", 5.5, 5.5, 5.5), ("7", 5, 4.92, 4.18))
+THADS_2024_STATED_MAXIMUM = 51.5
 PAPER_SHARE = 0.3
 
 
@@ -108,6 +114,25 @@ def load_demo_data(engine: Engine, seed: int = 2024) -> int:
                     ],
                 )
                 stored += n
+        _load_appraisals(session, units, rng)
         session.commit()
     return stored
+
+
+def _load_appraisals(session, units: dict, rng: np.random.Generator) -> None:
+    """Appraisal tables for 2023 and 2024: the published one for HG01 2024, plausible others."""
+    for year in (2023, 2024):
+        for code, unit in units.items():
+            if (code, year) == ("HG01", 2024):
+                rows, stated = THADS_2024, THADS_2024_STATED_MAXIMUM
+            else:
+                rows, stated = [], None
+                for criterion, maximum, _self, _appraised in THADS_2024:
+                    appraised = round(maximum * float(rng.uniform(0.62, 0.98)), 2)
+                    self_score = round(min(maximum, appraised + maximum * float(rng.uniform(0, 0.1))), 2)
+                    rows.append((criterion, maximum, self_score, appraised))
+            save_appraisal(
+                session=session, unit_id=unit.id, year=year, stated_maximum=stated,
+                rows=[{"criterion": c, "max": m, "self": s, "appraised": a} for c, m, s, a in rows],
+            )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 from sqlmodel import Session
 
+from survey.auth import Scope, require_unit
 from survey.storage.questionnaires import list_questionnaire_versions, questionnaire_of
 from survey.storage.responses import load_responses
 
@@ -14,13 +15,15 @@ RESPONSE_COLUMNS = ["questionnaire", "version", "unit", "unit_name", "period", "
                     "flagged"]
 
 
-def anonymised_responses(*, session: Session, family: str | None = None) -> pd.DataFrame:
+def anonymised_responses(
+    *, session: Session, family: str | None = None, unit_ids: list[int] | None = None
+) -> pd.DataFrame:
     """One row per response: no database id, no time of day, no network data."""
     families = sorted({row.family for row in list_questionnaire_versions(session=session)
                        if family in (None, row.family)})
     frames = []
     for name in families:
-        responses = load_responses(session=session, family=name)
+        responses = load_responses(session=session, family=name, unit_ids=unit_ids)
         responses.insert(0, "questionnaire", name)
         frames.append(responses.drop(columns=["response_id"]))
     if not frames:
@@ -53,6 +56,16 @@ def codebook(*, session: Session, family: str | None = None) -> pd.DataFrame:
                         "score_fraction": option.score,
                     })
     return pd.DataFrame(rows)
+
+
+def unit_responses_csv(*, session: Session, scope: Scope, family: str, unit: str) -> tuple[bytes, bytes]:
+    """One unit's anonymised responses and the family's codebook, as CSV bytes (UTF-8 with BOM).
+
+    The unit must be inside `scope` (AccessDenied otherwise)."""
+    organisation = require_unit(session=session, scope=scope, code=unit)
+    responses = anonymised_responses(session=session, family=family, unit_ids=[organisation.id])
+    return (responses.to_csv(index=False).encode("utf-8-sig"),
+            codebook(session=session, family=family).to_csv(index=False).encode("utf-8-sig"))
 
 
 def codebook_path(out: Path) -> Path:

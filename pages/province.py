@@ -1,0 +1,116 @@
+"""Provincial page: every unit for a period, ranked with its uncertainty."""
+
+import pandas as pd
+import streamlit as st
+
+from app_ui import (
+    fmt,
+    fmt_interval,
+    include_flagged_toggle,
+    lang,
+    pick_family,
+    pick_period,
+    require_scope,
+    session,
+    t,
+)
+from survey.charts import caterpillar, heatmap
+from survey.dashboard import load_source, province_report
+from survey.par import classify
+from survey.periods import parse_period
+from survey.reports import province_workbook
+from survey.tables import criteria_frame
+
+scope = require_scope()
+st.title(t("Tổng hợp toàn tỉnh", "Province overview"))
+
+with session() as db:
+    left, middle, right = st.columns([2, 2, 2])
+    with left:
+        family = pick_family(db)
+    with right:
+        against = st.radio(t("So sánh với", "Compare with"), ["previous", "year-ago"], horizontal=True,
+                           format_func=lambda a: {"previous": t("Kỳ trước", "Previous period"),
+                                                  "year-ago": t("Cùng kỳ năm trước", "Same period last year")}[a])
+    include_flagged = include_flagged_toggle()
+    source = load_source(session=db, family=family, scope=scope, include_flagged=include_flagged)
+    with middle:
+        period = pick_period(source.periods())
+
+report = province_report(source=source, period=period, against=against, level=0.95,
+                         classify=classify)
+ranking = report.ranking
+label = parse_period(period).label(lang())
+if ranking.empty:
+    st.info(t("Không có phiếu trả lời nào trong kỳ này.", "No responses in this period."))
+    st.stop()
+
+aggregate = report.aggregate
+maximum = report.questionnaire.max_points if report.questionnaire else 22.0
+head_left, head_mid, head_right = st.columns(3)
+head_left.metric(t(f"Điểm bình quân toàn tỉnh /{maximum:g}", f"Province average /{maximum:g}"),
+                 fmt(aggregate.total.score) if aggregate and aggregate.total else "—")
+if aggregate and aggregate.total and aggregate.total.ci:
+    head_left.caption(t(f"KTC 95%: {fmt_interval(*aggregate.total.ci)} · {aggregate.units} đơn vị",
+                        f"95% CI: {fmt_interval(*aggregate.total.ci)} · {aggregate.units} units"))
+head_mid.metric(t("Số đơn vị", "Units"), len(ranking))
+head_right.metric(t("Tổng số phiếu", "Responses"), int(ranking["n"].sum()))
+significant = ranking["significant"].fillna(False).astype(bool)
+if significant.any():
+    st.warning(t(
+        f"{int(significant.sum())} đơn vị thay đổi có ý nghĩa thống kê (sau hiệu chỉnh nhiều so sánh): "
+        + ", ".join(ranking.loc[significant, "unit"]),
+        f"{int(significant.sum())} unit(s) changed significantly (after multiple-comparison "
+        "adjustment): " + ", ".join(ranking.loc[significant, "unit"])))
+else:
+    st.info(t("Không đơn vị nào thay đổi có ý nghĩa thống kê sau hiệu chỉnh nhiều so sánh.",
+              "No unit changed significantly after multiple-comparison adjustment."))
+if report.left_out:
+    st.caption(t(f"Không tính vào bình quân (phiên bản phiếu khác): {', '.join(report.left_out)}",
+                 f"Left out of the average (another questionnaire version): {', '.join(report.left_out)}"))
+
+st.subheader(t(f"Xếp hạng — {label}", f"Ranking — {label}"))
+
+
+def significance_text(value) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return t("có", "yes") if value else t("không", "no")
+
+
+shown = pd.DataFrame({
+    t("Hạng", "Rank"): ranking["rank_label"],
+    t("Mã", "Code"): ranking["unit"],
+    t("Đơn vị", "Unit"): ranking["unit_name"],
+    t("Số phiếu", "Responses"): ranking["n"],
+    t("Điểm", "Score"): ranking["score"].map(fmt),
+    t("KTC 95%", "95% CI"): [fmt_interval(lo, hi) for lo, hi in zip(ranking["ci_low"], ranking["ci_high"], strict=True)],
+    t("Xếp loại", "Class"): ranking["class"],
+    t("Thay đổi", "Change"): ranking["change"].map(fmt),
+    t("p (BH)", "p (BH)"): ranking["p_adjusted"].map(lambda p: fmt(p, 3)),
+    t("Có ý nghĩa", "Significant"): ranking["significant"].map(significance_text),
+    t("Lưu ý", "Notes"): ranking["flags"],
+})
+event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun",
+                     selection_mode="single-row", key="ranking")
+selected = event.selection.rows if event and event.selection else []
+if selected:
+    unit = ranking.iloc[selected[0]]["unit"]
+    st.switch_page("pages/unit.py", query_params={"unit": unit, "period": period, "q": family})
+st.caption(t("Chọn một dòng để xem chi tiết đơn vị. Thứ hạng của các đơn vị có khoảng tin cậy chồng "
+             "nhau chưa khác nhau thật sự.",
+             "Select a row to open the unit. Units whose intervals overlap are not really apart."))
+
+st.altair_chart(caterpillar(ranking, maximum=maximum, lang=lang()), width="stretch")
+if report.questionnaire is not None:
+    scores = [s for s in report.scores.values() if s.version == report.questionnaire.version]
+    criteria = criteria_frame(scores, {report.questionnaire.version: report.questionnaire}, lang=lang())
+    st.altair_chart(heatmap(criteria, lang=lang()), width="stretch")
+
+st.download_button(
+    t("Tải bảng xếp hạng (Excel)", "Download the ranking (Excel)"),
+    data=lambda: province_workbook(report),
+    file_name=f"xep-hang-{family}-{period}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    icon=":material/download:",
+)

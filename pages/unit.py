@@ -1,0 +1,218 @@
+"""Unit page: one unit's score by period with its uncertainty, and what changed."""
+
+import pandas as pd
+import streamlit as st
+
+from app_ui import (
+    engine,
+    fmt,
+    fmt_interval,
+    include_flagged_toggle,
+    lang,
+    pick_family,
+    pick_period,
+    require_scope,
+    session,
+    show_error,
+    t,
+)
+from survey.auth import AccessDenied, visible_organisations
+from survey.charts import criteria_small_multiples, responses_chart, trend_chart
+from survey.dashboard import ScoreSource, load_source, office_table, unit_report, verdict
+from survey.db import new_session
+from survey.exports import unit_responses_csv
+from survey.periods import parse_period
+from survey.planning import slovin_sample_size
+from survey.reports import unit_workbook
+from survey.storage import StorageError
+from survey.storage.transactions import set_transactions, transactions_in
+from survey.tables import criteria_frame, scores_frame
+
+FLAG_TEXT = {
+    "insufficient": ("dưới 5 phiếu: không đủ để tính khoảng tin cậy", "under 5 responses: no interval"),
+    "low_reliability": ("dưới 30 phiếu: độ tin cậy thấp", "under 30 responses: low reliability"),
+    "partial": ("có câu hỏi chưa ai trả lời", "some questions have no scored answer"),
+}
+
+scope = require_scope()
+st.title(t("Điểm khảo sát của đơn vị", "Unit survey score"))
+
+with session() as db:
+    units = [o for o in visible_organisations(session=db, scope=scope) if o.kind != "province"]
+    if not units:
+        st.info(t("Tài khoản này chưa được gán đơn vị nào.", "This account sees no unit."))
+        st.stop()
+    codes = [u.code for u in units]
+    names = {u.code: u.name for u in units}
+    left, middle, right = st.columns([3, 2, 2])
+    with left:
+        wanted = st.query_params.get("unit")
+        unit = st.selectbox(t("Đơn vị", "Unit"), codes, format_func=lambda c: f"{c} — {names[c]}",
+                            index=codes.index(wanted) if wanted in codes else 0)
+    if wanted and wanted not in codes:
+        st.error(t(f"Không xem được đơn vị {wanted!r}: không tồn tại hoặc ngoài phạm vi tài khoản.",
+                   f"Unit {wanted!r} does not exist or is outside your scope."))
+    with middle:
+        family = pick_family(db)
+    include_flagged = include_flagged_toggle()
+    source = load_source(session=db, family=family, scope=scope, include_flagged=include_flagged)
+    unit_rows = source.responses[source.responses["unit"] == unit] if len(source.responses) else source.responses
+    with right:
+        period = pick_period(ScoreSource(family, unit_rows, source.questionnaires).periods())
+    try:
+        report = unit_report(session=db, source=source, scope=scope, unit=unit, period=period,
+                             level=0.95)
+    except AccessDenied as error:
+        show_error(error)
+        st.stop()
+
+current = report.current
+label = parse_period(period).label(lang())
+st.subheader(f"{report.unit_name} — {label}")
+if current is None:
+    st.info(t("Không có phiếu trả lời nào trong kỳ này.", "No responses in this period."))
+    st.stop()
+
+total = current.total
+headline, change_prev, change_year = st.columns(3)
+with headline:
+    st.metric(t(f"Điểm /{current.maximum:g}", f"Score /{current.maximum:g}"),
+              fmt(total.score) if total else "—")
+    if total and total.ci:
+        st.caption(t(f"Khoảng tin cậy 95%: {fmt_interval(*total.ci)} · {current.n} phiếu",
+                     f"95% interval: {fmt_interval(*total.ci)} · {current.n} responses"))
+    else:
+        reason = (total.reason if total else current.reason) or ""
+        st.caption(t(f"{current.n} phiếu · không có khoảng tin cậy ({reason})",
+                     f"{current.n} responses · no interval ({reason})"))
+    for flag in (total.flags if total else ()):
+        vi, en = FLAG_TEXT.get(flag, (flag, flag))
+        st.warning(t(f"Lưu ý: {vi}", f"Note: {en}"))
+
+for column, (name_vi, name_en, change, baseline) in zip(
+    (change_prev, change_year),
+    [("So với kỳ trước", "Against the previous period", report.change_previous, report.previous),
+     ("So với cùng kỳ năm trước", "Against the same period last year", report.change_year_ago,
+      report.year_ago)],
+    strict=True,
+):
+    with column:
+        delta = change.total if change else None
+        st.metric(t(name_vi, name_en),
+                  fmt(delta.change) if delta else "—",
+                  delta=fmt(delta.change) if delta else None)
+        if baseline is not None:
+            st.caption(t(f"{parse_period(baseline.period).label('vi')}: {fmt(baseline.total.score if baseline.total else None)}",
+                         f"{parse_period(baseline.period).label('en')}: {fmt(baseline.total.score if baseline.total else None)}"))
+        st.markdown(f"**{verdict(delta, lang=lang())}**" if baseline is not None else
+                    t("_Không có số liệu kỳ so sánh._", "_No data for the comparison period._"))
+        if delta and delta.ci:
+            st.caption(t(f"KTC 95% của thay đổi: {fmt_interval(*delta.ci)} · p = {fmt(delta.p_value, 3)}"
+                         f" · thay đổi tối thiểu phát hiện được ≈ {fmt(delta.minimum_detectable)}",
+                         f"95% interval of the change: {fmt_interval(*delta.ci)} · p = {fmt(delta.p_value, 3)}"
+                         f" · minimum detectable change ≈ {fmt(delta.minimum_detectable)}"))
+
+st.subheader(t("Bảng điểm theo tiêu chí", "Scores by dimension"))
+against = st.radio(t("So sánh với", "Compare with"), ["year-ago", "previous"], horizontal=True,
+                   format_func=lambda a: {"year-ago": t("Cùng kỳ năm trước", "Same period last year"),
+                                          "previous": t("Kỳ trước", "Previous period")}[a])
+table = office_table(report, against=against, lang=lang())
+baseline_score, _ = report.comparison(against)
+baseline_label = parse_period(baseline_score.period).label(lang()) if baseline_score else "—"
+shown = pd.DataFrame({
+    t("STT", "No."): table["stt"].map(lambda v: "" if pd.isna(v) else str(int(v))),
+    t("Tiêu chí", "Dimension"): table["criterion"],
+    t("Điểm chuẩn", "Max"): table["max"].map(lambda v: fmt(v)),
+    label: table["current"].map(fmt),
+    t("KTC 95%", "95% CI"): [fmt_interval(lo, hi) for lo, hi in zip(table["current_ci_low"], table["current_ci_high"], strict=True)],
+    baseline_label: table["baseline"].map(fmt),
+    t("So sánh", "Change"): table["change"].map(fmt),
+    t("KTC 95% của thay đổi", "95% CI of change"): [fmt_interval(lo, hi) for lo, hi in zip(table["change_ci_low"], table["change_ci_high"], strict=True)],
+    t("Đánh giá", "Reading"): table["verdict"],
+})
+st.dataframe(shown, hide_index=True, width="stretch")
+if report.fell_most:
+    fell_title = next((c.title.get(lang()) for c in report.questionnaire.criteria
+                       if c.code == report.fell_most), report.fell_most)
+    st.caption(t(f"Tiêu chí giảm nhiều nhất: {report.fell_most}. {fell_title} (tô đỏ trên biểu đồ).",
+                 f"Dimension that fell most: {report.fell_most}. {fell_title} (red in the charts)."))
+
+history = scores_frame(report.history)
+if len(history) > 1:
+    st.subheader(t("Diễn biến theo kỳ", "Over time"))
+    st.altair_chart(trend_chart(history, maximum=current.maximum, lang=lang()), width="stretch")
+    st.altair_chart(
+        criteria_small_multiples(criteria_frame(report.history, source.questionnaires, lang=lang()),
+                                 highlight=report.fell_most, lang=lang()),
+    )
+
+st.subheader(t("Số phiếu và độ phủ", "Responses and coverage"))
+quarter_counts = (unit_rows.groupby("period").size().rename("n").reset_index()
+                  if len(unit_rows) else pd.DataFrame(columns=["period", "n"]))
+st.altair_chart(responses_chart(quarter_counts, lang=lang()), width="stretch")
+quarters = list(parse_period(period).quarters)
+with session() as db:
+    unit_id = next(u.id for u in units if u.code == unit)
+    recorded = transactions_in(session=db, unit_id=unit_id, quarters=quarters)
+with st.form("transactions"):
+    st.caption(t("Nhập số hồ sơ đã giải quyết trong từng quý để so sánh số phiếu với cỡ mẫu "
+                 "Slovin (sai số 5%).",
+                 "Enter the files handled in each quarter to compare responses with Slovin's "
+                 "sample size (5% margin)."))
+    entered = {q: st.number_input(t(f"Hồ sơ giải quyết {parse_period(q).label('vi')}",
+                                    f"Files handled {parse_period(q).label('en')}"),
+                                  min_value=0, step=1, value=int(recorded.get(q, 0)), key=f"tx-{q}")
+               for q in quarters}
+    if st.form_submit_button(t("Lưu", "Save")):
+        try:
+            with session() as db:
+                for quarter, value in entered.items():
+                    set_transactions(session=db, unit_id=unit_id, period=quarter,
+                                     transactions=int(value))
+                db.commit()
+            recorded = {q: int(v) for q, v in entered.items()}
+            st.success(t("Đã lưu số hồ sơ.", "Saved."))
+        except StorageError as error:
+            show_error(error)
+if recorded and sum(recorded.values()) > 0:
+    transactions = sum(recorded.values())
+    target = slovin_sample_size(transactions)
+    share = current.n / target if target else 0.0
+    st.metric(t("Số phiếu / cỡ mẫu Slovin", "Responses / Slovin sample size"),
+              f"{current.n} / {target}",
+              help=t(f"N = {transactions} hồ sơ; n = N / (1 + N·0,05²) = {target}",
+                     f"N = {transactions} files; n = N / (1 + N·0.05²) = {target}"))
+    if share < 1:
+        st.warning(t(f"Mới đạt {fmt(100 * share, 0)}% cỡ mẫu cần thiết.",
+                     f"Only {fmt(100 * share, 0)}% of the needed sample."))
+    else:
+        st.success(t("Đã đủ cỡ mẫu Slovin.", "Slovin's sample size is reached."))
+
+st.subheader(t("Tải xuống", "Downloads"))
+lang_now = lang()
+left, right = st.columns(2)
+with left:
+    st.download_button(
+        t("Báo cáo Excel của đơn vị", "Unit report (Excel)"),
+        data=lambda: unit_workbook(report, against=against, lang=lang_now),
+        file_name=f"bao-cao-{unit}-{period}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        icon=":material/download:",
+    )
+with right:
+    database = engine()
+
+    def responses_csv() -> bytes:
+        with new_session(database) as db:
+            return unit_responses_csv(session=db, scope=scope, family=family, unit=unit)[0]
+
+    def codebook_csv() -> bytes:
+        with new_session(database) as db:
+            return unit_responses_csv(session=db, scope=scope, family=family, unit=unit)[1]
+
+    st.download_button(t("Phiếu trả lời (CSV, ẩn danh)", "Responses (CSV, anonymised)"),
+                       data=responses_csv, file_name=f"phieu-{unit}.csv", mime="text/csv",
+                       icon=":material/download:")
+    st.download_button(t("Từ điển dữ liệu (CSV)", "Codebook (CSV)"), data=codebook_csv,
+                       file_name=f"tu-dien-{family}.csv", mime="text/csv",
+                       icon=":material/download:")

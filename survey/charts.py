@@ -1,0 +1,133 @@
+"""Altair charts of scores with their uncertainty; pages only display them.
+
+Every chart takes a tidy frame from `survey.tables` (or a simple count frame) and the
+interface language; Vietnamese charts use the Vietnamese number format (15,43).
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+VI_LOCALE = {"number": {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " ₫"]}}
+FALL_COLOR = "#c0392b"
+MAIN_COLOR = "#1f5f8b"
+BAND_COLOR = "#9ecae1"
+
+
+def _labels(lang: str, vi: str, en: str) -> str:
+    return en if lang == "en" else vi
+
+
+def _localised(chart: alt.TopLevelMixin, lang: str) -> alt.TopLevelMixin:
+    return chart.configure(locale=VI_LOCALE) if lang == "vi" else chart
+
+
+def trend_chart(history: pd.DataFrame, *, maximum: float, lang: str = "vi") -> alt.TopLevelMixin:
+    """Score per period with its confidence band (history: period, score, ci_low, ci_high, n)."""
+    data = history.dropna(subset=["score"])
+    x = alt.X("period:O", title=_labels(lang, "Kỳ", "Period"), sort=list(data["period"]))
+    tooltip = [
+        alt.Tooltip("period:N", title=_labels(lang, "Kỳ", "Period")),
+        alt.Tooltip("score:Q", title=_labels(lang, "Điểm", "Score"), format=".2f"),
+        alt.Tooltip("ci_low:Q", title=_labels(lang, "CI dưới", "CI low"), format=".2f"),
+        alt.Tooltip("ci_high:Q", title=_labels(lang, "CI trên", "CI high"), format=".2f"),
+        alt.Tooltip("n:Q", title=_labels(lang, "Số phiếu", "Responses")),
+    ]
+    scale = alt.Scale(domain=[0, maximum], zero=True)
+    band = alt.Chart(data).mark_area(opacity=0.35, color=BAND_COLOR).encode(
+        x=x, y=alt.Y("ci_low:Q", scale=scale, title=_labels(lang, f"Điểm (tối đa {maximum:g})",
+                                                            f"Score (max {maximum:g})")),
+        y2="ci_high:Q",
+    )
+    line = alt.Chart(data).mark_line(point=True, color=MAIN_COLOR).encode(
+        x=x, y=alt.Y("score:Q", scale=scale), tooltip=tooltip
+    )
+    chart = (band + line).properties(height=300, title=_labels(
+        lang, "Điểm khảo sát theo kỳ, với khoảng tin cậy", "Survey score by period, with confidence band"))
+    return _localised(chart, lang)
+
+
+def criteria_small_multiples(
+    criteria: pd.DataFrame, *, highlight: str | None = None, lang: str = "vi", columns: int = 4
+) -> alt.TopLevelMixin:
+    """One small panel per dimension: % of maximum per period with its band; `highlight` is the
+    dimension that fell most (drawn red)."""
+    data = criteria.dropna(subset=["score"]).assign(
+        pct_low=lambda f: 100 * f["ci_low"] / f["max"],
+        pct_high=lambda f: 100 * f["ci_high"] / f["max"],
+        fell_most=lambda f: f["code"] == highlight,
+        panel=lambda f: f["code"] + ". " + f["title"].str.slice(0, 38),
+    )
+    x = alt.X("period:O", title=None, sort=sorted(data["period"].unique()))
+    y_scale = alt.Scale(domain=[0, 100])
+    color = alt.condition("datum.fell_most", alt.value(FALL_COLOR), alt.value(MAIN_COLOR))
+    base = alt.Chart(data)
+    band = base.mark_area(opacity=0.3, color=BAND_COLOR).encode(
+        x=x, y=alt.Y("pct_low:Q", scale=y_scale, title="% " + _labels(lang, "tối đa", "of max")),
+        y2="pct_high:Q",
+    )
+    line = base.mark_line(point=True).encode(
+        x=x, y=alt.Y("percent:Q", scale=y_scale), color=color,
+        tooltip=[alt.Tooltip("period:N"), alt.Tooltip("score:Q", format=".2f"),
+                 alt.Tooltip("percent:Q", format=".1f")],
+    )
+    chart = alt.layer(band, line).properties(width=170, height=120).facet(
+        facet=alt.Facet("panel:N", title=None, header=alt.Header(labelFontSize=10)), columns=columns
+    )
+    return _localised(chart, lang)
+
+
+def responses_chart(counts: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
+    """Responses per period (counts: period, n)."""
+    chart = alt.Chart(counts).mark_bar(color=MAIN_COLOR).encode(
+        x=alt.X("period:O", title=_labels(lang, "Kỳ", "Period")),
+        y=alt.Y("n:Q", title=_labels(lang, "Số phiếu", "Responses")),
+        tooltip=["period:N", "n:Q"],
+    ).properties(height=200)
+    return _localised(chart, lang)
+
+
+def heatmap(criteria: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
+    """Units × dimensions, coloured by % of maximum (criteria: unit, unit_name, code, percent)."""
+    data = criteria.assign(label=lambda f: f["percent"].round(0))
+    units = list(dict.fromkeys(data["unit"]))
+    base = alt.Chart(data).encode(
+        x=alt.X("code:O", title=_labels(lang, "Tiêu chí", "Dimension")),
+        y=alt.Y("unit:O", title=_labels(lang, "Đơn vị", "Unit"), sort=units),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("percent:Q", title="% " + _labels(lang, "tối đa", "of max"),
+                        scale=alt.Scale(scheme="redyellowgreen", domain=[40, 100])),
+        tooltip=[alt.Tooltip("unit_name:N", title=_labels(lang, "Đơn vị", "Unit")),
+                 alt.Tooltip("title:N", title=_labels(lang, "Tiêu chí", "Dimension")),
+                 alt.Tooltip("score:Q", format=".2f"), alt.Tooltip("percent:Q", format=".1f")],
+    )
+    text = base.mark_text(fontSize=10).encode(text=alt.Text("label:Q", format=".0f"))
+    chart = (cells + text).properties(height=max(200, 24 * len(units)), title=_labels(
+        lang, "Tỷ lệ điểm đạt theo tiêu chí (% tối đa)", "Score by dimension (% of maximum)"))
+    return _localised(chart, lang)
+
+
+def caterpillar(scores: pd.DataFrame, *, maximum: float, lang: str = "vi") -> alt.TopLevelMixin:
+    """Units ranked by score with their intervals, so that overlapping ranks show
+    (scores: unit, unit_name, score, ci_low, ci_high, rank_label)."""
+    data = scores.dropna(subset=["score"]).sort_values("score", ascending=False)
+    order = list(data["unit"])
+    y = alt.Y("unit:N", sort=order, title=_labels(lang, "Đơn vị", "Unit"))
+    scale = alt.Scale(zero=False)
+    rules = alt.Chart(data).mark_rule(color=BAND_COLOR, strokeWidth=3).encode(
+        y=y, x=alt.X("ci_low:Q", scale=scale, title=_labels(
+            lang, f"Điểm (tối đa {maximum:g}) và khoảng tin cậy", f"Score (max {maximum:g}) and interval")),
+        x2="ci_high:Q",
+    )
+    points = alt.Chart(data).mark_point(filled=True, size=70, color=MAIN_COLOR).encode(
+        y=y, x=alt.X("score:Q", scale=scale),
+        tooltip=[alt.Tooltip("unit_name:N"), alt.Tooltip("score:Q", format=".2f"),
+                 alt.Tooltip("ci_low:Q", format=".2f"), alt.Tooltip("ci_high:Q", format=".2f"),
+                 alt.Tooltip("rank_label:N", title=_labels(lang, "Hạng", "Rank"))],
+    )
+    chart = (rules + points).properties(height=max(200, 26 * len(order)), title=_labels(
+        lang, "Xếp hạng với khoảng tin cậy: các khoảng chồng nhau thì thứ hạng chưa chắc chắn",
+        "Ranking with intervals: overlapping intervals mean the order is uncertain"))
+    return _localised(chart, lang)

@@ -60,3 +60,23 @@ def cli_env(db_url, monkeypatch, tmp_path):
     common.engine.cache_clear()
     yield db_url
     common.engine.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory):
+    """A SQLite database with the demo province, built once per test run (read-only for tests)."""
+    from survey.bootstrap import initialise
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    engine = make_engine(url)
+    initialise(engine, load_demo=True)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def demo_session(demo_url):
+    engine = make_engine(demo_url)
+    with new_session(engine) as opened:
+        yield opened
+    engine.dispose()

@@ -1,0 +1,146 @@
+"""The report pages through AppTest, on the demo province: shown values equal the engine's."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from survey.auth import FULL_ACCESS, create_user
+from survey.db import make_engine, new_session, shared_engine
+from survey.dashboard import load_source, province_report, unit_report
+from survey.par import classify
+from survey.storage.users import get_user
+from survey.text import format_number
+
+APP = str(Path(__file__).resolve().parent.parent / "survey_app.py")
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_url, tmp_path_factory):
+    """A private copy of the demo database with an admin and a unit user (HG10)."""
+    path = tmp_path_factory.mktemp("pages") / "app.db"
+    shutil.copy(demo_url.removeprefix("sqlite:///"), path)
+    url = f"sqlite:///{path}"
+    with new_session(make_engine(url)) as session:
+        for name, role, unit in (("admin", "admin", None), ("cuc10", "unit", "HG10")):
+            if get_user(session=session, username=name) is None:
+                create_user(session=session, username=name, role=role, organisation_code=unit,
+                            password=PASSWORD)
+        session.commit()
+    return url
+
+
+@pytest.fixture
+def signed_in(app_url, monkeypatch):
+    monkeypatch.setenv("SURVEY_DATABASE_URL", app_url)
+    monkeypatch.setenv("SURVEY_DEMO", "0")
+    st.cache_resource.clear()
+    shared_engine.cache_clear()
+
+    def open_page(page: str, username: str = "admin", query: dict | None = None) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.session_state["auth"] = {"username": username, "last_seen": time.time()}
+        at.run()
+        if query:
+            at.query_params.update(query)
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+        return at
+
+    yield open_page
+    st.cache_resource.clear()
+    shared_engine.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def source(app_url):
+    with new_session(make_engine(app_url)) as session:
+        return load_source(session=session, family="dtxhh-haugiang", scope=FULL_ACCESS)
+
+
+def vi(value: float) -> str:
+    return format_number(value, 2, "vi")
+
+
+def test_unit_page_shows_the_engine_figures(signed_in, app_url, source):
+    at = signed_in("pages/unit.py", query={"unit": "HG01", "period": "2024"})
+    with new_session(make_engine(app_url)) as session:
+        report = unit_report(session=session, source=source, scope=FULL_ACCESS, unit="HG01",
+                             period="2024")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Điểm /22"] == vi(report.current.total.score)
+    assert metrics["So với cùng kỳ năm trước"] == vi(report.change_year_ago.total.change)
+    low, high = report.current.total.ci
+    assert any(f"[{vi(low)}; {vi(high)}]" in c.value and f"{report.current.n} phiếu" in c.value
+               for c in at.caption)
+    table = at.dataframe[0].value
+    assert list(table["Năm 2024"]) == [vi(c.score) for c in report.current.criteria] + [
+        vi(report.current.total.score)]
+    assert table["Tiêu chí"].iloc[-1] == "Tổng cộng"
+    charts = at.get("vega_lite_chart")
+    assert len(charts) >= 3
+    specs = [c.proto.spec for c in charts]
+    assert any('"ci_low"' in spec and '"ci_high"' in spec for spec in specs)  # CI band
+    assert any('datum.fell_most' in spec for spec in specs)  # highlighted dimension
+    assert [b.proto.label for b in at.get("download_button")][:1] == ["Báo cáo Excel của đơn vị"]
+
+
+def test_unit_user_cannot_open_another_unit_by_query_parameter(signed_in):
+    at = signed_in("pages/unit.py", username="cuc10", query={"unit": "HG01", "period": "2024"})
+    assert any("ngoài phạm vi" in e.value for e in at.error)
+    assert at.selectbox[0].options == ["HG10 — Chi cục Thi hành án dân sự thành phố Vị Thanh"]
+    assert "HG01" not in " ".join(str(c.value) for c in at.caption)
+    shown = at.dataframe[0].value
+    assert "Cục Thi hành án dân sự tỉnh Hậu Giang" not in shown.to_string()
+
+
+def test_province_page_ranking_equals_the_engine(signed_in, source):
+    at = signed_in("pages/province.py", query={"period": "2024-Q4"})
+    report = province_report(source=source, period="2024-Q4", classify=classify)
+    table = at.dataframe[0].value
+    assert list(table["Mã"]) == list(report.ranking["unit"])
+    assert list(table["Điểm"]) == [vi(s) for s in report.ranking["score"]]
+    assert list(table["Hạng"]) == list(report.ranking["rank_label"])
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Điểm bình quân toàn tỉnh /22"] == vi(report.aggregate.total.score)
+    assert metrics["Số đơn vị"] == "12"
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert any('"rect"' in s and '"percent"' in s for s in specs)  # heatmap
+    assert any('"rule"' in s and '"ci_low"' in s for s in specs)  # caterpillar
+
+
+def test_province_page_for_a_unit_user_shows_only_its_units(signed_in):
+    at = signed_in("pages/province.py", username="cuc10", query={"period": "2024-Q4"})
+    assert list(at.dataframe[0].value["Mã"]) == ["HG10"]
+
+
+def test_par_page_reproduces_the_published_thads_case_with_a_warning(signed_in):
+    at = signed_in("pages/par.py")
+    at.selectbox[0].select(2024).run()
+    at.selectbox[1].select("HG01").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Điểm thẩm định"] == "43,14"
+    assert metrics["Tổng / tối đa áp dụng"].endswith("/ 73,50")
+    assert any("51.5" in w.value and "53" in w.value for w in at.warning)
+    ranking = at.dataframe[-1].value
+    assert len(ranking) == 12 and ranking["Hạng"].iloc[0] == "1/12"
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/unit.py", "pages/province.py",
+                                  "pages/par.py"])
+def test_every_report_page_renders_in_english(signed_in, page):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["auth"] = {"username": "admin", "last_seen": time.time()}
+    at.session_state["lang"] = "en"
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception
+    assert at.title[0].value in {"Satisfaction survey and administrative-reform index",
+                                 "Unit survey score", "Province overview",
+                                 "Administrative-reform (PAR) index"}

@@ -11,8 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from survey.auth import FULL_ACCESS, create_user
-from survey.db import make_engine, new_session, shared_engine
 from survey.dashboard import load_source, province_report, unit_report
+from survey.db import make_engine, new_session, shared_engine
 from survey.par import classify
 from survey.storage.users import get_user
 from survey.text import format_number

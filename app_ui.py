@@ -203,6 +203,19 @@ def pick_period(periods: list[str], key: str = "period") -> str:
                         format_func=lambda p: parse_period(p).label(lang()))
 
 
+FLAG_TEXT = {
+    "insufficient": ("dưới 5 phiếu: không đủ để tính khoảng tin cậy", "under 5 responses: no interval"),
+    "low_reliability": ("dưới 30 phiếu: độ tin cậy thấp", "under 30 responses: low reliability"),
+    "partial": ("có câu hỏi chưa ai trả lời", "some questions have no scored answer"),
+}
+
+
+def flag_text(flags: str | tuple[str, ...]) -> str:
+    """Reliability flags ('low_reliability, partial' or a tuple) in the interface language."""
+    names = [f.strip() for f in flags.split(",")] if isinstance(flags, str) else list(flags)
+    return "; ".join(t(*FLAG_TEXT[name]) if name in FLAG_TEXT else name for name in names if name)
+
+
 def include_flagged_toggle() -> bool:
     return st.toggle(
         t("Tính cả phiếu bị đánh dấu nghi vấn", "Include responses flagged for review"),

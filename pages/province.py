@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_ui import (
+    flag_text,
     fmt,
     fmt_interval,
     include_flagged_toggle,
@@ -89,7 +90,7 @@ shown = pd.DataFrame({
     t("Thay đổi", "Change"): ranking["change"].map(fmt),
     t("p (BH)", "p (BH)"): ranking["p_adjusted"].map(lambda p: fmt(p, 3)),
     t("Có ý nghĩa", "Significant"): ranking["significant"].map(significance_text),
-    t("Lưu ý", "Notes"): ranking["flags"],
+    t("Lưu ý", "Notes"): ranking["flags"].map(flag_text),
 })
 event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun",
                      selection_mode="single-row", key="ranking")

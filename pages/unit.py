@@ -5,6 +5,7 @@ import streamlit as st
 
 from app_ui import (
     engine,
+    flag_text,
     fmt,
     fmt_interval,
     include_flagged_toggle,
@@ -27,12 +28,6 @@ from survey.reports import unit_workbook
 from survey.storage import StorageError
 from survey.storage.transactions import set_transactions, transactions_in
 from survey.tables import criteria_frame, scores_frame
-
-FLAG_TEXT = {
-    "insufficient": ("dưới 5 phiếu: không đủ để tính khoảng tin cậy", "under 5 responses: no interval"),
-    "low_reliability": ("dưới 30 phiếu: độ tin cậy thấp", "under 30 responses: low reliability"),
-    "partial": ("có câu hỏi chưa ai trả lời", "some questions have no scored answer"),
-}
 
 scope = require_scope()
 st.title(t("Điểm khảo sát của đơn vị", "Unit survey score"))
@@ -85,9 +80,8 @@ with headline:
         reason = (total.reason if total else current.reason) or ""
         st.caption(t(f"{current.n} phiếu · không có khoảng tin cậy ({reason})",
                      f"{current.n} responses · no interval ({reason})"))
-    for flag in (total.flags if total else ()):
-        vi, en = FLAG_TEXT.get(flag, (flag, flag))
-        st.warning(t(f"Lưu ý: {vi}", f"Note: {en}"))
+    if total and total.flags:
+        st.warning(t("Lưu ý: ", "Note: ") + flag_text(total.flags))
 
 for column, (name_vi, name_en, change, baseline) in zip(
     (change_prev, change_year),

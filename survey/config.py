@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_DATA_DIR = Path(os.environ.get("SURVEY_DATA_DIR", "data"))
 
 
 @dataclass(frozen=True)

@@ -74,19 +74,37 @@ _SOURCE_LOCK = threading.Lock()
 
 
 def _full_source(*, session: Session, family: str, include_flagged: bool) -> ScoreSource:
-    """Every response of `family`, memoised per database until the responses change."""
+    """Every response of `family`, memoised per database until the responses change.
+
+    New responses (ids above the cached ones, nothing else changed) are read and appended;
+    any other change (a response flagged or removed) re-reads everything.
+    """
     key = (str(session.get_bind().url), family, include_flagged)
     fingerprint = data_version(session=session)
     with _SOURCE_LOCK:
         cached = _SOURCE_CACHE.get(key)
         if cached and cached[0] == fingerprint:
             return cached[1]
-        responses = load_responses(session=session, family=family, include_flagged=include_flagged)
         versions = {row.version: questionnaire_of(row)
                     for row in list_questionnaire_versions(session=session, family=family)}
+        appended = None
+        if cached and fingerprint[2] == cached[0][2] and fingerprint[1] > cached[0][1]:
+            new = load_responses(session=session, family=family, include_flagged=include_flagged,
+                                 after_id=cached[0][1])
+            added = fingerprint[0] - cached[0][0]
+            if _new_rows_since(session, cached[0][1]) == added:
+                old = cached[1].responses
+                appended = new if old.empty else pd.concat([old, new], ignore_index=True)
+        responses = appended if appended is not None else load_responses(
+            session=session, family=family, include_flagged=include_flagged)
         source = ScoreSource(family, responses, versions)
         _SOURCE_CACHE[key] = (fingerprint, source)
         return source
+
+
+def _new_rows_since(session: Session, last_id: int) -> int:
+    """Responses (of any family) stored after `last_id`."""
+    return int(session.exec(select(func.count(Response.id)).where(Response.id > last_id)).one())
 
 
 def load_source(

@@ -43,7 +43,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _label_ok(value: LabelIn) -> LabelIn:
+def _label_ok(value: LabelIn | None) -> LabelIn | None:
+    if value is None:
+        return value
     if isinstance(value, dict):
         unknown = set(value) - {"vi", "en"}
         if unknown:
@@ -82,7 +84,7 @@ class QuestionIn(_Strict):
     points: float = Field(gt=0.0, allow_inf_nan=False)
     help: Label | None = None
 
-    _check_text = field_validator("text")(_label_ok)
+    _check_text = field_validator("text", "help")(_label_ok)
 
 
 class CriterionIn(_Strict):
@@ -104,7 +106,7 @@ class QuestionnaireIn(_Strict):
     groups: list[GroupIn] = Field(default_factory=list)
     criteria: list[CriterionIn] = Field(min_length=1)
 
-    _check_title = field_validator("title")(_label_ok)
+    _check_title = field_validator("title", "description")(_label_ok)
 
     @field_validator("version", "id", mode="before")
     @classmethod
@@ -293,6 +295,8 @@ def parse_questionnaire(text: str, source: str = "<questionnaire>") -> Questionn
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise QuestionnaireError(source, [(where, f"not valid YAML: {exc}")]) from None
+    except RecursionError:
+        raise QuestionnaireError(source, [("", "the YAML is nested too deeply")]) from None
     if not isinstance(raw, dict):
         raise QuestionnaireError(source, [("", "the file must be a YAML mapping (key: value)")])
     try:

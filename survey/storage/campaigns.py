@@ -1,11 +1,10 @@
 """Storage of campaigns: open (or reuse), close, revoke, rotate the link, list with counts."""
 
-
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
@@ -66,6 +65,11 @@ def find_campaigns(
     return list(session.exec(query.order_by(col(Campaign.id).desc())))
 
 
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken as UTC (as SQLite returns them)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _check_days(days: int) -> int:
     if not 1 <= days <= MAX_CAMPAIGN_DAYS:
         raise StorageError(f"--days must be between 1 and {MAX_CAMPAIGN_DAYS} (got {days})")
@@ -92,7 +96,11 @@ def open_campaign(
     existing = find_open_campaign(
         session=session, unit_id=unit_id, period=period, version_id=version_id
     )
-    if existing is not None and existing.expires_at is not None and existing.expires_at <= now:
+    if (
+        existing is not None
+        and existing.expires_at is not None
+        and as_utc(existing.expires_at) <= as_utc(now)
+    ):
         existing.status, existing.closed_at = "closed", existing.expires_at
         session.add(existing)
         existing = None
@@ -108,7 +116,8 @@ def open_campaign(
         questionnaire_version_id=version_id,
         status="open",
         opened_at=now,
-        expires_at=now + timedelta(days=_check_days(days or DEFAULT_CAMPAIGN_DAYS)),
+        expires_at=now
+        + timedelta(days=_check_days(DEFAULT_CAMPAIGN_DAYS if days is None else days)),
     )
     session.add(campaign)
     session.flush()
@@ -137,9 +146,13 @@ def revoke_campaign(*, session: Session, campaign: Campaign) -> Campaign:
 def rotate_campaign_link(*, session: Session, campaign: Campaign) -> Campaign:
     """Issue a new link for an open campaign; every older link of it stops working."""
     if campaign.status != "open":
-        raise StorageError(f"campaign #{campaign.id} is {campaign.status}: only an open one has a link")
+        raise StorageError(
+            f"campaign #{campaign.id} is {campaign.status}: only an open one has a link"
+        )
     if campaign.link_generation >= MAX_LINK_GENERATION:
-        raise StorageError(f"campaign #{campaign.id}: the link was rotated too often; open a new one")
+        raise StorageError(
+            f"campaign #{campaign.id}: the link was rotated too often; open a new one"
+        )
     campaign.link_generation += 1
     session.add(campaign)
     session.flush()
@@ -199,3 +212,22 @@ def list_campaign_summaries(
     if status is not None:
         query = query.where(Campaign.status == status)
     return [CampaignSummary(*row) for row in session.exec(query).all()]
+
+
+def campaign_details(
+    *, session: Session, campaign: Campaign
+) -> tuple[Organisation, QuestionnaireVersion]:
+    """The unit and the questionnaire version of a campaign."""
+    unit = session.get(Organisation, campaign.unit_id)
+    version = session.get(QuestionnaireVersion, campaign.questionnaire_version_id)
+    if unit is None or version is None:
+        raise StorageError(f"campaign #{campaign.id} refers to a missing unit or questionnaire")
+    return unit, version
+
+
+def campaign_has_receipt(*, session: Session, campaign_id: int, receipt: str) -> bool:
+    """True when a response of this campaign carries this receipt code."""
+    query = select(Response.id).where(
+        Response.campaign_id == campaign_id, Response.receipt == receipt
+    )
+    return session.exec(query).first() is not None

@@ -20,7 +20,7 @@ from survey.models import (
 from survey.periods import parse_quarter
 from survey.questionnaire import Questionnaire
 from survey.storage import StorageError
-from survey.storage.questionnaires import questionnaire_of
+from survey.storage.questionnaires import list_questionnaire_versions, questionnaire_of
 
 
 def validate_answers(
@@ -166,8 +166,11 @@ def load_responses(
     unit_ids: Iterable[int] | None = None,
     quarters: Iterable[str] | None = None,
     include_flagged: bool = True,
+    after_id: int | None = None,
 ) -> pd.DataFrame:
     """Responses of one questionnaire family in wide form, ready for scoring.
+
+    `after_id` keeps only responses stored after that id (to append new ones to a cache).
 
     One row per response: response_id, unit, unit_name, period, version, group,
     channel, flagged, then one column per question code holding the chosen option
@@ -180,6 +183,8 @@ def load_responses(
         conditions.append(col(Response.period).in_(list(quarters)))
     if not include_flagged:
         conditions.append(Response.flagged == False)  # noqa: E712
+    if after_id is not None:
+        conditions.append(col(Response.id) > after_id)
     head_query = (
         select(
             Response.id,
@@ -207,10 +212,24 @@ def load_responses(
         .where(*conditions)
     )
     answers = _frame(session, answer_query, ["response_id", "question", "option"])
+    heads["response_id"] = heads["response_id"].astype("int64")
+    question_codes = _family_question_codes(session, family)
     if answers.empty:
-        return heads.sort_values("response_id", ignore_index=True)
-    wide = answers.pivot(index="response_id", columns="question", values="option")
-    wide = wide.astype(object).where(wide.notna(), None)
+        wide = pd.DataFrame(index=pd.Index([], dtype="int64", name="response_id"))
+    else:
+        wide = answers.pivot(index="response_id", columns="question", values="option")
+    wide = wide.reindex(columns=question_codes + [c for c in wide.columns if c not in question_codes])
     wide.columns.name = None
     responses = heads.merge(wide, left_on="response_id", right_index=True, how="left")
+    answer_columns = list(wide.columns)
+    answered = responses[answer_columns]
+    responses[answer_columns] = answered.astype(object).where(answered.notna(), None)
     return responses.sort_values("response_id", ignore_index=True)
+
+
+def _family_question_codes(session: Session, family: str) -> list[str]:
+    """Every question code of every registered version of `family`, in questionnaire order."""
+    codes: dict[str, None] = {}
+    for row in list_questionnaire_versions(session=session, family=family):
+        codes.update(dict.fromkeys(questionnaire_of(row).question_codes))
+    return list(codes)

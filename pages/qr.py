@@ -1,0 +1,140 @@
+"""QR codes and posters: a unit's campaign link, its QR code, and printable A4 posters."""
+
+from datetime import date
+
+import streamlit as st
+
+from app_ui import lang, require_scope, session, show_error, t
+from survey.auth import visible_organisations
+from survey.config import settings
+from survey.links import CampaignLink, campaign_url, open_campaign_link, province_links, province_of
+from survey.periods import parse_period, quarter_of
+from survey.posters import PosterContent, PosterFontError, poster_content, posters_pdf
+from survey.qr import qr_png, qr_svg
+from survey.storage import StorageError
+from survey.storage.audit import append_audit
+from survey.storage.campaigns import find_open_campaign, list_campaign_summaries
+from survey.storage.questionnaires import list_questionnaire_versions
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def poster_pdf(posters: tuple[PosterContent, ...]) -> bytes:
+    return posters_pdf(list(posters))
+
+
+def recent_quarters(count: int = 8) -> list[str]:
+    quarter, quarters = quarter_of(date.today()), []
+    for _ in range(count):
+        quarters.append(str(quarter))
+        quarter = quarter.previous()
+    return quarters
+
+
+st.title(t("Mã QR & áp phích", "QR codes & posters"))
+st.caption(t(
+    "Người dân quét mã QR để trả lời phiếu trên điện thoại. In áp phích A4 và dán tại bộ phận một cửa.",
+    "Citizens scan the QR code to answer on their phones. Print the A4 poster for the one-stop desk.",
+))
+scope = require_scope()
+with session() as db:
+    units = [o for o in visible_organisations(session=db, scope=scope) if o.kind != "province"]
+    versions = list_questionnaire_versions(session=db)
+if not units or not versions:
+    st.info(t("Chưa có đơn vị hoặc phiếu khảo sát.", "There is no unit or questionnaire yet."))
+    st.stop()
+if settings().base_url.startswith(("http://localhost", "http://127.")):
+    st.warning(t(
+        f"Địa chỉ công khai chưa được đặt (SURVEY_BASE_URL = {settings().base_url}): "
+        "điện thoại của người dân sẽ không mở được đường dẫn này.",
+        f"The public address is not set (SURVEY_BASE_URL = {settings().base_url}): "
+        "citizens' phones will not reach this link.",
+    ))
+
+left, middle, right = st.columns(3)
+unit = left.selectbox(t("Đơn vị", "Unit"), units, format_func=lambda o: f"{o.code} · {o.name}")
+period = middle.selectbox(
+    t("Quý", "Quarter"), recent_quarters(), format_func=lambda p: parse_period(p).label(lang())
+)
+version = right.selectbox(
+    t("Phiếu khảo sát", "Questionnaire"), versions, index=len(versions) - 1,
+    format_func=lambda v: f"{v.family}@{v.version}",
+)
+may_open = scope.can_manage("campaigns")
+
+with session() as db:
+    campaign = find_open_campaign(session=db, unit_id=unit.id, period=period, version_id=version.id)
+    counts = {s.campaign.id: s for s in list_campaign_summaries(session=db, unit_ids=[unit.id])}
+
+st.subheader(t("Đường dẫn của đơn vị", "The unit's link"))
+if campaign is None:
+    st.info(t("Chưa có đợt khảo sát đang mở cho đơn vị, quý và phiếu này.",
+              "No campaign is open for this unit, quarter and questionnaire."))
+    if may_open and st.button(t("Mở đợt khảo sát (90 ngày)", "Open a campaign (90 days)"), type="primary"):
+        try:
+            with session() as db:
+                opened = open_campaign_link(session=db, unit_code=unit.code, period=period,
+                                            questionnaire=f"{version.family}@{version.version}")
+                append_audit(session=db, username=scope.username, action="campaign_opened",
+                             target=f"#{opened.campaign.id} {unit.code} {period} {version.family}@{version.version}")
+                db.commit()
+            st.rerun()
+        except StorageError as error:
+            show_error(error)
+else:
+    url = campaign_url(campaign)
+    link = CampaignLink(campaign, unit, version, url)
+    st.code(url, language=None)
+    summary = counts.get(campaign.id)
+    until = f"{campaign.expires_at:%d/%m/%Y}" if campaign.expires_at else "—"
+    received = summary.responses if summary else 0
+    st.caption(t(f"Hiệu lực đến {until} · {received} phiếu đã nhận",
+                 f"Valid until {until} · {received} responses received"))
+    picture, downloads = st.columns([1, 2])
+    picture.image(qr_png(url), width=240)
+    name = f"qr-{unit.code}-{period}"
+    downloads.download_button(t("Tải mã QR (PNG)", "Download QR (PNG)"), qr_png(url, box_size=20),
+                              f"{name}.png", "image/png", icon=":material/download:")
+    downloads.download_button(t("Tải mã QR (SVG)", "Download QR (SVG)"), qr_svg(url),
+                              f"{name}.svg", "image/svg+xml", icon=":material/download:")
+    try:
+        downloads.download_button(t("Tải áp phích A4 (PDF)", "Download A4 poster (PDF)"),
+                                  poster_pdf((poster_content(link),)), f"ap-phich-{unit.code}-{period}.pdf",
+                                  "application/pdf", icon=":material/picture_as_pdf:")
+    except PosterFontError as error:
+        show_error(error)
+
+st.subheader(t("Áp phích của tất cả đơn vị", "Posters of every unit"))
+with session() as db:
+    province = province_of(session=db, organisation=unit)
+if province is None or not may_open:
+    st.caption(t("Cần quyền quản lý đợt khảo sát của một tỉnh.", "Needs the right to manage a province's campaigns."))
+else:
+    st.caption(t(
+        f"Một tệp PDF, mỗi đơn vị một trang ({province.name}, {parse_period(period).label('vi')}); "
+        "đợt khảo sát chưa mở sẽ được mở.",
+        f"One PDF, one page per unit ({province.name}, {parse_period(period).label('en')}); "
+        "campaigns not yet open are opened.",
+    ))
+    if st.button(t("Tạo áp phích cho tất cả đơn vị", "Make every unit's poster")):
+        try:
+            with session() as db:
+                links = province_links(session=db, period=period, province_code=province.code,
+                                       questionnaire=f"{version.family}@{version.version}",
+                                       within=scope.organisation_ids)
+                for made in links:
+                    if made.created:
+                        append_audit(session=db, username=scope.username, action="campaign_opened",
+                                     target=f"#{made.campaign.id} {made.unit.code} {period} "
+                                            f"{version.family}@{version.version}")
+                db.commit()
+            st.session_state["all_posters"] = (
+                f"ap-phich-{province.code}-{period}-{version.family}.pdf",
+                poster_pdf(tuple(poster_content(made) for made in links)),
+                len(links),
+            )
+        except (StorageError, PosterFontError) as error:
+            show_error(error)
+    ready = st.session_state.get("all_posters")
+    if ready and ready[0] == f"ap-phich-{province.code}-{period}-{version.family}.pdf":
+        st.download_button(t(f"Tải {ready[2]} áp phích (PDF)", f"Download {ready[2]} posters (PDF)"),
+                           ready[1], ready[0], "application/pdf", icon=":material/picture_as_pdf:")

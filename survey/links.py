@@ -1,0 +1,247 @@
+"""Signed campaign links: the token in `/s/<token>` and what it resolves to.
+
+A token names a campaign, its link generation and an expiry, signed with
+HMAC-SHA256 under the server secret. It is 32 URL-safe characters, so the whole
+link fits a small QR code::
+
+    payload = version (1 byte) | campaign id (4) | link generation (2) | expiry, Unix s (4)
+    token   = base64url(payload | HMAC-SHA256(secret, "survey-link" | payload)[:13])
+
+Checking a link has two steps: `read_token` (no database: tampered or expired)
+and `resolve_link` (the campaign must exist, be open, not expired, and carry the
+same link generation; a rotated link fails here).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import struct
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session
+
+from survey.config import server_secret, settings
+from survey.models import Campaign, Organisation, QuestionnaireVersion, utcnow
+from survey.storage import StorageError
+from survey.storage.campaigns import as_utc, get_campaign, open_campaign
+from survey.storage.organisations import descendant_ids, get_organisation, list_organisations
+from survey.storage.questionnaires import get_questionnaire_version
+
+TOKEN_VERSION = 1
+_PAYLOAD = struct.Struct(">BIHI")
+_MAC_BYTES = 13
+_TOKEN_BYTES = _PAYLOAD.size + _MAC_BYTES  # 24 bytes → 32 characters
+_DOMAIN = b"survey-link|"
+FORM_PATH = "/s/"
+
+
+class LinkError(Exception):
+    """A link that cannot be used; `reason` says why (see REASONS)."""
+
+    REASONS = ("tampered", "expired", "unknown", "closed", "revoked", "rotated")
+
+    def __init__(self, reason: str, detail: str = ""):
+        assert reason in self.REASONS, reason
+        self.reason = reason
+        super().__init__(detail or reason)
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    """What a genuine token says."""
+
+    campaign_id: int
+    generation: int
+    expires_at: datetime  # aware UTC
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: bytes, payload: bytes) -> bytes:
+    return hmac.new(secret, _DOMAIN + payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _unix(moment: datetime) -> int:
+    return int(as_utc(moment).timestamp())
+
+
+def make_token(
+    *, campaign_id: int, generation: int, expires_at: datetime, secret: bytes | None = None
+) -> str:
+    """The signed token for a campaign's current link (a naive `expires_at` is UTC)."""
+    if not 0 < campaign_id < 2**32 or not 0 < generation < 2**16:
+        raise ValueError("campaign id or link generation out of range")
+    payload = _PAYLOAD.pack(TOKEN_VERSION, campaign_id, generation, max(_unix(expires_at), 0))
+    return _b64encode(payload + _mac(secret or server_secret(), payload))
+
+
+def read_token(
+    token: str,
+    *,
+    secret: bytes | None = None,
+    now: datetime | None = None,
+    allow_expired: bool = False,
+) -> LinkClaims:
+    """The claims of a genuine, unexpired token; LinkError('tampered' | 'expired') otherwise.
+
+    `allow_expired` checks the signature only (the thank-you page after a last-minute answer).
+    """
+    if not isinstance(token, str) or len(token) != 32 or not token.isascii():
+        raise LinkError("tampered", "the token has the wrong length")
+    try:
+        raw = _b64decode(token)
+    except (binascii.Error, ValueError):
+        raise LinkError("tampered", "the token is not base64url") from None
+    if len(raw) != _TOKEN_BYTES or _b64encode(raw) != token:
+        raise LinkError("tampered", "the token is not canonical base64url")
+    payload, mac = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
+    if not hmac.compare_digest(mac, _mac(secret or server_secret(), payload)):
+        raise LinkError("tampered", "the signature does not match")
+    version, campaign_id, generation, expiry = _PAYLOAD.unpack(payload)
+    if version != TOKEN_VERSION:
+        raise LinkError("tampered", f"unknown token version {version}")
+    expires_at = datetime.fromtimestamp(expiry, UTC)
+    if not allow_expired and as_utc(now or utcnow()) >= expires_at:
+        raise LinkError("expired", f"the link expired at {expires_at:%Y-%m-%d %H:%M} UTC")
+    return LinkClaims(campaign_id, generation, expires_at)
+
+
+def campaign_token(campaign: Campaign, *, secret: bytes | None = None) -> str:
+    """The token of a campaign's current link."""
+    expires_at = campaign.expires_at or (campaign.opened_at + timedelta(days=3650))
+    return make_token(
+        campaign_id=campaign.id,
+        generation=campaign.link_generation,
+        expires_at=expires_at,
+        secret=secret,
+    )
+
+
+def campaign_url(
+    campaign: Campaign, *, base_url: str | None = None, secret: bytes | None = None
+) -> str:
+    """The full link citizens open: `<SURVEY_BASE_URL>/s/<token>`."""
+    base = (base_url or settings().base_url).rstrip("/")
+    return f"{base}{FORM_PATH}{campaign_token(campaign, secret=secret)}"
+
+
+def check_campaign(
+    campaign: Campaign | None, claims: LinkClaims, *, now: datetime | None = None
+) -> Campaign:
+    """The campaign when the link is still usable; LinkError otherwise."""
+    if campaign is None:
+        raise LinkError("unknown", f"campaign #{claims.campaign_id} does not exist")
+    if campaign.status == "revoked":
+        raise LinkError("revoked", f"campaign #{campaign.id} was revoked")
+    if campaign.status != "open":
+        raise LinkError("closed", f"campaign #{campaign.id} is {campaign.status}")
+    if campaign.link_generation != claims.generation:
+        raise LinkError("rotated", f"campaign #{campaign.id} has a newer link")
+    if campaign.expires_at is not None and as_utc(now or utcnow()) >= as_utc(campaign.expires_at):
+        raise LinkError("expired", f"campaign #{campaign.id} expired")
+    return campaign
+
+
+def resolve_link(
+    *, session: Session, token: str, secret: bytes | None = None, now: datetime | None = None
+) -> Campaign:
+    """The open campaign a token names; LinkError with the reason otherwise."""
+    claims = read_token(token, secret=secret, now=now)
+    return check_campaign(
+        get_campaign(session=session, campaign_id=claims.campaign_id), claims, now=now
+    )
+
+
+@dataclass(frozen=True)
+class CampaignLink:
+    """An open campaign with everything a poster or the CLI shows about it."""
+
+    campaign: Campaign
+    unit: Organisation
+    version: QuestionnaireVersion
+    url: str
+    created: bool = False
+
+
+def open_campaign_link(
+    *,
+    session: Session,
+    unit_code: str,
+    period: str,
+    questionnaire: str,
+    days: int | None = None,
+    base_url: str | None = None,
+) -> CampaignLink:
+    """Open (or reuse) the campaign of unit × quarter × questionnaire ('ID' or 'ID@VERSION')."""
+    unit = get_organisation(session=session, code=unit_code)
+    if unit is None:
+        raise StorageError(f"unit {unit_code} does not exist")
+    version = get_questionnaire_version(session=session, reference=questionnaire)
+    campaign, created = open_campaign(
+        session=session, unit_id=unit.id, period=period, version_id=version.id, days=days
+    )
+    return CampaignLink(campaign, unit, version, campaign_url(campaign, base_url=base_url), created)
+
+
+def province_links(
+    *,
+    session: Session,
+    period: str,
+    questionnaire: str,
+    province_code: str | None = None,
+    days: int | None = None,
+    base_url: str | None = None,
+    within: Collection[int] | None = None,
+) -> list[CampaignLink]:
+    """The open campaign links of every active unit under a province, opened as needed.
+
+    Without `province_code` the database must hold exactly one province. `within`
+    keeps only the units with these ids (a user's scope).
+    """
+    provinces = [o for o in list_organisations(session=session) if o.kind == "province"]
+    if province_code is not None:
+        provinces = [o for o in provinces if o.code == province_code]
+        if not provinces:
+            raise StorageError(f"province {province_code} does not exist")
+    elif len(provinces) != 1:
+        codes = ", ".join(o.code for o in provinces) or "none"
+        raise StorageError(f"name the province (provinces: {codes})")
+    below = descendant_ids(session=session, organisation_id=provinces[0].id)
+    units = [
+        o
+        for o in list_organisations(session=session)
+        if o.id in below and o.kind != "province" and (within is None or o.id in within)
+    ]
+    if not units:
+        raise StorageError(f"province {provinces[0].code} has no active unit")
+    return [
+        open_campaign_link(
+            session=session,
+            unit_code=unit.code,
+            period=period,
+            questionnaire=questionnaire,
+            days=days,
+            base_url=base_url,
+        )
+        for unit in units
+    ]
+
+
+def province_of(*, session: Session, organisation: Organisation) -> Organisation | None:
+    """The province an organisation belongs to (itself for a province), or None."""
+    by_id = {o.id: o for o in list_organisations(session=session, include_inactive=True)}
+    current: Organisation | None = organisation
+    while current is not None and current.kind != "province":
+        current = by_id.get(current.parent_id)
+    return current

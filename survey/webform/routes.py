@@ -1,0 +1,597 @@
+"""The citizen's form as Starlette routes, served beside the Streamlit app.
+
+    GET  /s/<token>            the form (?lang=en for English)
+    POST /s/<token>/gui        submit: stored once, then 303 to the thank-you page
+    GET  /s/<token>/cam-on?r=  the thank-you page with the receipt code
+
+The form posts to its own address (`/gui`), not to the form's: a POST makes the
+browser drop its cached copy of the address posted to, and the cached form is what
+lets the back button show the same hidden key again, so that a resubmission shows
+the same receipt instead of storing a second response.
+
+Every failure is a plain page with a 4xx/5xx status, never a traceback, and
+nothing half-written: a response and its answers are stored in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from survey.config import server_secret, settings
+from survey.db import new_session, shared_engine
+from survey.links import LinkClaims, LinkError, check_campaign, read_token
+from survey.models import Campaign, QuestionnaireVersion
+from survey.questionnaire import Questionnaire
+from survey.storage import StorageError
+from survey.storage.campaigns import campaign_details, campaign_has_receipt, get_campaign
+from survey.storage.questionnaires import questionnaire_of
+from survey.storage.responses import find_response_by_key, store_response
+from survey.webform.abuse import (
+    HONEYPOT_FIELD,
+    AbuseGuard,
+    AbuseLimits,
+    client_address,
+    flag_reasons,
+)
+from survey.webform.render import (
+    GROUP_FIELD,
+    KEY_FIELD,
+    LANG_FIELD,
+    QUESTION_PREFIX,
+    FormHeader,
+    FormLinks,
+    FormState,
+    normal_lang,
+    render_form,
+    render_message,
+    render_thanks,
+)
+
+_LOG = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_FIELDS = 400
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+RECEIPT_LENGTH = 8
+SUBMIT_PATH = "gui"  # gửi: posting to its own address keeps the browser's cached form (and key)
+FORM_CACHE_SECONDS = 300.0
+FORM_CACHE_SIZE = 2048
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+# The form may be kept by the browser for the back button: a resubmission then
+# carries the same key and shows the same receipt instead of storing twice.
+_FORM_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}
+_PAGE_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "no-store"}
+
+
+# --- keys and receipts -------------------------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _key_mac(secret: bytes, campaign_id: int, nonce: str) -> str:
+    message = f"form-key|{campaign_id}|{nonce}".encode()
+    return _b64(hmac.new(secret, message, hashlib.sha256).digest()[:9])
+
+
+def new_form_key(campaign_id: int, secret: bytes) -> str:
+    """A fresh hidden key for one rendered form: 20 random characters + 12 of signature."""
+    nonce = _b64(secrets.token_bytes(15))
+    return nonce + _key_mac(secret, campaign_id, nonce)
+
+
+def form_key_nonce(key: str, campaign_id: int, secret: bytes) -> str | None:
+    """The random part of a genuine key for this campaign, else None."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{32}", key or ""):
+        return None
+    nonce, mac = key[:20], key[20:]
+    return nonce if hmac.compare_digest(mac, _key_mac(secret, campaign_id, nonce)) else None
+
+
+def idempotency_key(campaign_id: int, nonce: str) -> str:
+    """The stored idempotency key of a web response."""
+    return f"web-{campaign_id}-{nonce}"
+
+
+def new_receipt() -> str:
+    """A short receipt code in an alphabet without look-alike characters."""
+    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+
+
+def is_receipt(text: str) -> bool:
+    return len(text) == RECEIPT_LENGTH and all(c in RECEIPT_ALPHABET for c in text)
+
+
+# --- the submitted form ------------------------------------------------------------
+
+
+class BadSubmission(ValueError):
+    """A submission no honest form produces: answered with a 400 page, nothing stored."""
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the limit."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    form_key: str
+    lang: str
+    group: str | None
+    answers: dict[str, str]
+    honeypot: str
+
+
+def parse_fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
+    """The (name, value) pairs of a urlencoded form body."""
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise BadSubmission(f"unexpected content type {content_type!r}")
+    try:
+        return parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict"
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadSubmission(f"unreadable form body: {exc}") from None
+
+
+def parse_submission(fields: list[tuple[str, str]], questionnaire: Questionnaire) -> Submission:
+    """Check every field against the questionnaire; unanswered questions are allowed here."""
+    seen: set[str] = set()
+    values: dict[str, str] = {}
+    answers: dict[str, str] = {}
+    for name, value in fields:
+        if name in seen:
+            raise BadSubmission(f"field {name!r} was sent twice")
+        seen.add(name)
+        code = name.removeprefix(QUESTION_PREFIX)
+        if name.startswith(QUESTION_PREFIX) and questionnaire.question(code) is not None:
+            if value and questionnaire.scale_of(code).option(value) is None:
+                raise BadSubmission(f"option {value!r} is not on the scale of question {code}")
+            if value:
+                answers[code] = value
+        elif name in (KEY_FIELD, LANG_FIELD, GROUP_FIELD, HONEYPOT_FIELD):
+            values[name] = value
+        else:
+            raise BadSubmission(f"unknown field {name!r}")
+    if KEY_FIELD not in values:
+        raise BadSubmission("the form key is missing")
+    group = values.get(GROUP_FIELD) or None
+    if group is not None and questionnaire.group(group) is None:
+        raise BadSubmission(f"unknown respondent group {group!r}")
+    return Submission(
+        form_key=values[KEY_FIELD],
+        lang=normal_lang(values.get(LANG_FIELD)),
+        group=group,
+        answers=answers,
+        honeypot=values.get(HONEYPOT_FIELD, ""),
+    )
+
+
+def missing_answers(submission: Submission, questionnaire: Questionnaire) -> frozenset[str]:
+    """Codes of unanswered questions, plus 'group' when the group is needed and missing."""
+    missing = {code for code in questionnaire.question_codes if code not in submission.answers}
+    if questionnaire.groups and submission.group is None:
+        missing.add("group")
+    return frozenset(missing)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, or BodyTooLarge as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --- the service -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignForm:
+    """What the form of one campaign needs; kept briefly in memory."""
+
+    campaign_id: int
+    unit_id: int
+    period: str
+    version: QuestionnaireVersion
+    header: FormHeader
+
+    @property
+    def questionnaire(self) -> Questionnaire:
+        return self.header.questionnaire
+
+
+def _html(page: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    return HTMLResponse(page, status_code=status, headers=headers or _PAGE_HEADERS)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Relative links from the page a request came to (the form or its submit address)."""
+
+    links: FormLinks
+    thanks: str  # the thank-you page, to which "?r=<receipt>" is added
+
+    @classmethod
+    def of(cls, token: str, *, on_submit_path: bool) -> Place:
+        if on_submit_path:  # /s/<token>/gui
+            return cls(FormLinks(action=SUBMIT_PATH, form=f"../{token}"), "cam-on")
+        return cls(FormLinks(action=f"{token}/{SUBMIT_PATH}", form=token), f"{token}/cam-on")
+
+
+def message_response(kind: str, lang: str = "vi", retry_at: Place | None = None) -> HTMLResponse:
+    """An error page; `retry_at` adds a "try again" link back to the form."""
+    retry_href = f"{retry_at.links.form}?lang={lang}" if retry_at else None
+    status, page = render_message(kind, lang=lang, retry_href=retry_href)
+    return _html(page, status)
+
+
+class FormService:
+    """The form's request handlers, with their engine, secret and abuse guard."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine | None = None,
+        secret: bytes | None = None,
+        limits: AbuseLimits | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ):
+        self._engine = engine
+        self._secret = secret
+        self.guard = AbuseGuard(limits or AbuseLimits.from_env())
+        self.max_body_bytes = max_body_bytes
+        self._forms: dict[int, tuple[float, CampaignForm]] = {}
+        self._forms_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = shared_engine(settings().database_url)
+        return self._engine
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = server_secret()
+        return self._secret
+
+    # -- campaign lookup, with a short-lived memory of each campaign's form --
+
+    def _form_of(self, session, campaign: Campaign) -> CampaignForm:
+        with self._forms_lock:
+            cached = self._forms.get(campaign.id)
+        if cached and time.monotonic() - cached[0] < FORM_CACHE_SECONDS:
+            return cached[1]
+        unit, version = campaign_details(session=session, campaign=campaign)
+        form = CampaignForm(
+            campaign.id,
+            campaign.unit_id,
+            campaign.period,
+            version,
+            FormHeader(unit.name, campaign.period, questionnaire_of(version)),
+        )
+        with self._forms_lock:
+            if len(self._forms) >= FORM_CACHE_SIZE:
+                self._forms.clear()
+            self._forms[campaign.id] = (time.monotonic(), form)
+        return form
+
+    def _remembered_form(self, campaign_id: int) -> CampaignForm | None:
+        """The form last seen for a campaign, however old (to re-render when the DB is down)."""
+        with self._forms_lock:
+            cached = self._forms.get(campaign_id)
+        return cached[1] if cached else None
+
+    def _open_form(self, claims: LinkClaims) -> CampaignForm:
+        """The form of the open campaign the claims name; LinkError when it is not usable."""
+        with new_session(self.engine) as session:
+            campaign = check_campaign(
+                get_campaign(session=session, campaign_id=claims.campaign_id), claims
+            )
+            return self._form_of(session, campaign)
+
+    # -- GET /s/<token> --
+
+    def _show(self, token: str, lang: str, place: Place) -> Response:
+        try:
+            claims = read_token(token, secret=self.secret)
+            form = self._open_form(claims)
+        except LinkError as exc:
+            return message_response(exc.reason, lang)
+        except OperationalError:
+            _LOG.warning("form: database unavailable", exc_info=True)
+            return message_response("unavailable", lang, place)
+        state = FormState(form_key=new_form_key(form.campaign_id, self.secret), lang=lang)
+        return _html(render_form(form.header, state, place.links), 200, _FORM_HEADERS)
+
+    # -- POST /s/<token>/gui (and /s/<token>) --
+
+    def _accept(
+        self, token: str, body: bytes, content_type: str, address: str, lang: str, place: Place
+    ) -> Response:
+        try:
+            claims = read_token(token, secret=self.secret)
+            database_down = False
+            form = self._open_form(claims)
+        except LinkError as exc:
+            return self._link_ended(exc, token, body, content_type, lang, place)
+        except OperationalError:
+            _LOG.warning("form: database unavailable", exc_info=True)
+            form, database_down = self._remembered_form(claims.campaign_id), True
+            if form is None:
+                return message_response("unavailable", lang, place)
+        try:
+            fields = parse_fields(body, content_type)
+            lang = normal_lang(dict(fields).get(LANG_FIELD, lang))
+            submission = parse_submission(fields, form.questionnaire)
+        except BadSubmission as exc:
+            _LOG.info("form: bad submission for campaign #%s: %s", claims.campaign_id, exc)
+            return message_response("bad_request", lang)
+        nonce = form_key_nonce(submission.form_key, claims.campaign_id, self.secret)
+        if nonce is None:
+            return message_response("bad_request", lang)
+        state = FormState(
+            form_key=submission.form_key,
+            lang=lang,
+            group=submission.group,
+            answers=submission.answers,
+            missing=missing_answers(submission, form.questionnaire),
+        )
+        if database_down:
+            return self._retry(form, state, place)
+        if state.missing:
+            return _html(render_form(form.header, state, place.links), 422, _FORM_HEADERS)
+        reason = flag_reasons(
+            honeypot_value=submission.honeypot, burst=self.guard.is_burst(address)
+        )
+        try:
+            receipt, created = self._store(
+                form, submission, idempotency_key(form.campaign_id, nonce), reason
+            )
+        except OperationalError:
+            _LOG.warning("form: could not store a response", exc_info=True)
+            return self._retry(form, state, place)
+        except StorageError as exc:
+            _LOG.info("form: refused by storage for campaign #%s: %s", form.campaign_id, exc)
+            return message_response("bad_request", lang)
+        if created:
+            self.guard.note_response(address)
+        return self._to_thanks(receipt, lang, place)
+
+    @staticmethod
+    def _to_thanks(receipt: str, lang: str, place: Place) -> Response:
+        suffix = "&lang=en" if lang == "en" else ""
+        return RedirectResponse(f"{place.thanks}?r={receipt}{suffix}", status_code=303)
+
+    def _link_ended(
+        self, error: LinkError, token: str, body: bytes, content_type: str, lang: str, place: Place
+    ) -> Response:
+        """The error page; but a retry of a form stored before the link ended gets its receipt."""
+        if error.reason not in ("tampered", "unknown"):
+            try:
+                receipt = self._earlier_receipt(token, body, content_type)
+            except OperationalError:
+                receipt = None
+            if receipt:
+                return self._to_thanks(receipt, lang, place)
+        return message_response(error.reason, lang)
+
+    def _earlier_receipt(self, token: str, body: bytes, content_type: str) -> str | None:
+        try:
+            claims = read_token(token, secret=self.secret, allow_expired=True)
+            key = dict(parse_fields(body, content_type)).get(KEY_FIELD, "")
+        except (LinkError, BadSubmission):
+            return None
+        nonce = form_key_nonce(key, claims.campaign_id, self.secret)
+        if nonce is None:
+            return None
+        with new_session(self.engine) as session:
+            earlier = find_response_by_key(
+                session=session, idempotency_key=idempotency_key(claims.campaign_id, nonce)
+            )
+            return earlier.receipt if earlier is not None else None
+
+    def _retry(self, form: CampaignForm, state: FormState, place: Place) -> Response:
+        retry_state = FormState(
+            form_key=state.form_key,
+            lang=state.lang,
+            group=state.group,
+            answers=state.answers,
+            notice="retry",
+        )
+        return _html(render_form(form.header, retry_state, place.links), 503, _FORM_HEADERS)
+
+    def _store(
+        self, form: CampaignForm, submission: Submission, idempotency_key: str, reason: str | None
+    ) -> tuple[str, bool]:
+        with new_session(self.engine) as session:
+            response, created = store_response(
+                session=session,
+                questionnaire_row=form.version,
+                unit_id=form.unit_id,
+                period=form.period,
+                group_code=submission.group,
+                answers=submission.answers,
+                idempotency_key=idempotency_key,
+                channel="qr",
+                campaign_id=form.campaign_id,
+                receipt=new_receipt(),
+                flagged=reason is not None,
+                flag_reason=reason,
+            )
+            return response.receipt or "", created
+
+    # -- GET /s/<token>/cam-on --
+
+    def _thanks(self, token: str, receipt: str, lang: str) -> Response:
+        try:
+            claims = read_token(token, secret=self.secret, allow_expired=True)
+        except LinkError as exc:
+            return message_response(exc.reason, lang)
+        if not is_receipt(receipt):
+            return message_response("receipt_unknown", lang)
+        try:
+            with new_session(self.engine) as session:
+                if not campaign_has_receipt(
+                    session=session, campaign_id=claims.campaign_id, receipt=receipt
+                ):
+                    return message_response("receipt_unknown", lang)
+                campaign = get_campaign(session=session, campaign_id=claims.campaign_id)
+                header = self._form_of(session, campaign).header
+        except OperationalError:
+            remembered = self._remembered_form(claims.campaign_id)
+            header = remembered.header if remembered else None
+        return _html(render_thanks(receipt=receipt, lang=lang, header=header))
+
+    # -- the endpoints --
+
+    async def form(self, request: Request) -> Response:
+        """GET /s/<token>: the form; POST there is accepted too."""
+        token = request.path_params["token"]
+        place = Place.of(token, on_submit_path=False)
+        if request.method == "POST":
+            return await self._submitted(request, place)
+        lang = normal_lang(request.query_params.get("lang"))
+        try:
+            return await run_in_threadpool(self._show, token, lang, place)
+        except Exception:
+            _LOG.exception("form: unexpected error")
+            return message_response("error", lang, place)
+
+    async def submit(self, request: Request) -> Response:
+        """POST /s/<token>/gui: a submission; a GET there goes back to the form."""
+        token = request.path_params["token"]
+        if request.method != "POST":
+            query = "?lang=en" if request.query_params.get("lang") == "en" else ""
+            return RedirectResponse(f"../{token}{query}", status_code=303)
+        return await self._submitted(request, Place.of(token, on_submit_path=True))
+
+    async def _submitted(self, request: Request, place: Place) -> Response:
+        lang = normal_lang(request.query_params.get("lang"))
+        token = request.path_params["token"]
+        try:
+            try:
+                body = await read_body(request, self.max_body_bytes)
+            except BodyTooLarge:
+                return message_response("too_large", lang)
+            peer = request.client.host if request.client else None
+            address = client_address(
+                peer,
+                request.headers.get("x-forwarded-for"),
+                trust_proxy=self.guard.limits.trust_proxy,
+            )
+            if self.guard.note_submission(address):
+                return message_response("flood", lang)
+            content_type = request.headers.get("content-type", "")
+            return await run_in_threadpool(
+                self._accept, token, body, content_type, address, lang, place
+            )
+        except ClientDisconnect:
+            return Response(status_code=400)
+        except Exception:
+            _LOG.exception("form: unexpected error")
+            return message_response("error", lang)
+
+    async def thanks(self, request: Request) -> Response:
+        lang = normal_lang(request.query_params.get("lang"))
+        try:
+            return await run_in_threadpool(
+                self._thanks, request.path_params["token"], request.query_params.get("r", ""), lang
+            )
+        except Exception:
+            _LOG.exception("form: unexpected error on the thank-you page")
+            return message_response("error", lang)
+
+
+def form_routes(
+    *,
+    engine: Engine | None = None,
+    secret: bytes | None = None,
+    limits: AbuseLimits | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> list[Route]:
+    """The form's routes; by default on the app's database and server secret."""
+    service = FormService(
+        engine=engine, secret=secret, limits=limits, max_body_bytes=max_body_bytes
+    )
+    return [
+        Route("/s/{token}", service.form, methods=["GET", "POST"], name="survey_form"),
+        Route(
+            f"/s/{{token}}/{SUBMIT_PATH}",
+            service.submit,
+            methods=["GET", "POST"],
+            name="survey_submit",
+        ),
+        Route("/s/{token}/cam-on", service.thanks, methods=["GET"], name="survey_thanks"),
+    ]
+
+
+def _initialise_database() -> None:
+    from survey.bootstrap import initialise
+
+    config = settings()
+    engine = shared_engine(config.database_url)
+    initialise(engine, load_demo=config.demo_on_first_start)
+    threading.Thread(target=_warm_report_cache, args=(engine,), daemon=True,
+                     name="warm-report-cache").start()
+
+
+def _warm_report_cache(engine) -> None:
+    """Read the responses for the report pages once, in the background, so that the first
+    page view after a start does not wait for it."""
+    from survey.dashboard import warm_cache
+
+    try:
+        with new_session(engine) as session:
+            warm_cache(session=session)
+    except Exception:  # noqa: BLE001 - a cold cache is only slower
+        _LOG.exception("startup: could not pre-read the responses for the reports")
+
+
+@asynccontextmanager
+async def form_lifespan(app: Any) -> AsyncIterator[None]:
+    """Startup for st.App: schema, shipped questionnaires and first-start demo data.
+
+    Runs in a thread so the event loop stays free. A database that is down at
+    startup is logged, not fatal: the form answers 503 until it is reachable.
+    """
+    try:
+        await asyncio.to_thread(_initialise_database)
+    except Exception:
+        _LOG.exception("startup: the database could not be initialised")
+    yield None

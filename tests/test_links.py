@@ -1,0 +1,331 @@
+"""Signed campaign links: tokens, campaign life cycle, and the `survey campaign` commands."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from survey.bootstrap import register_shipped_questionnaires
+from survey.cli import main
+from survey.links import (
+    LinkError,
+    campaign_token,
+    make_token,
+    open_campaign_link,
+    read_token,
+    resolve_link,
+)
+from survey.qr import qr_version
+from survey.storage import StorageError
+from survey.storage.campaigns import (
+    close_campaign,
+    list_campaign_summaries,
+    open_campaign,
+    revoke_campaign,
+    rotate_campaign_link,
+)
+from survey.storage.organisations import add_organisation
+from survey.storage.questionnaires import get_questionnaire_version
+
+SECRET = b"test-secret"
+NOW = datetime(2024, 8, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def units(engine, session):
+    """A province HG with two units and the shipped questionnaires."""
+    register_shipped_questionnaires(engine)
+    add_organisation(session=session, code="HG", name="Tỉnh Hậu Giang")
+    add_organisation(
+        session=session, code="HG01", name="Cục Thi hành án dân sự tỉnh Hậu Giang", parent_code="HG"
+    )
+    add_organisation(
+        session=session, code="HG02", name="Chi cục Thi hành án dân sự Vị Thanh", parent_code="HG01"
+    )
+    session.commit()
+    return session
+
+
+def _link(session, unit="HG01", **kwargs):
+    return open_campaign_link(
+        session=session, unit_code=unit, period="2024-Q3", questionnaire="dtxhh-haugiang", **kwargs
+    )
+
+
+# --- tokens without a database -------------------------------------------------------
+
+
+def test_token_round_trip_is_compact():
+    token = make_token(
+        campaign_id=7, generation=3, expires_at=NOW + timedelta(days=1), secret=SECRET
+    )
+    assert len(token) == 32 and token.replace("-", "").replace("_", "").isalnum()
+    claims = read_token(token, secret=SECRET, now=NOW)
+    assert (claims.campaign_id, claims.generation) == (7, 3)
+    assert claims.expires_at == NOW + timedelta(days=1)
+
+
+def test_link_fits_a_small_qr_code():
+    token = make_token(campaign_id=123456, generation=9, expires_at=NOW, secret=SECRET)
+    assert qr_version(f"https://khaosat.haugiang.gov.vn/s/{token}") <= 5
+
+
+@pytest.mark.parametrize("position", [0, 3, 5, 12, 20, 31])
+def test_any_changed_character_is_tampering(position):
+    token = make_token(
+        campaign_id=7, generation=1, expires_at=NOW + timedelta(days=1), secret=SECRET
+    )
+    replacement = "B" if token[position] != "B" else "C"
+    forged = token[:position] + replacement + token[position + 1 :]
+    with pytest.raises(LinkError) as caught:
+        read_token(forged, secret=SECRET, now=NOW)
+    assert caught.value.reason == "tampered"
+
+
+@pytest.mark.parametrize(
+    "token", ["", "abc", "A" * 31, "A" * 33, "é" * 32, "A" * 31 + "=", "!" * 32]
+)
+def test_malformed_tokens_are_tampering(token):
+    with pytest.raises(LinkError) as caught:
+        read_token(token, secret=SECRET, now=NOW)
+    assert caught.value.reason == "tampered"
+
+
+def test_another_secret_is_tampering():
+    token = make_token(
+        campaign_id=7, generation=1, expires_at=NOW + timedelta(days=1), secret=SECRET
+    )
+    with pytest.raises(LinkError, match="signature"):
+        read_token(token, secret=b"another-secret", now=NOW)
+
+
+def test_a_forged_campaign_id_is_tampering():
+    token = make_token(
+        campaign_id=7, generation=1, expires_at=NOW + timedelta(days=1), secret=SECRET
+    )
+    raw = bytearray(base64.urlsafe_b64decode(token + "=="))
+    raw[4] ^= 1  # campaign 7 → 6, signature unchanged
+    forged = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    with pytest.raises(LinkError) as caught:
+        read_token(forged, secret=SECRET, now=NOW)
+    assert caught.value.reason == "tampered"
+
+
+def test_expired_token():
+    token = make_token(campaign_id=7, generation=1, expires_at=NOW, secret=SECRET)
+    with pytest.raises(LinkError) as caught:
+        read_token(token, secret=SECRET, now=NOW)
+    assert caught.value.reason == "expired"
+    assert read_token(token, secret=SECRET, now=NOW, allow_expired=True).campaign_id == 7
+    assert read_token(token, secret=SECRET, now=NOW - timedelta(seconds=1)).campaign_id == 7
+
+
+def test_naive_timestamps_are_utc():
+    naive = make_token(campaign_id=7, generation=1, expires_at=datetime(2024, 9, 1), secret=SECRET)
+    aware = make_token(
+        campaign_id=7, generation=1, expires_at=datetime(2024, 9, 1, tzinfo=UTC), secret=SECRET
+    )
+    assert naive == aware
+
+
+# --- links of stored campaigns ----------------------------------------------------------
+
+
+def test_open_then_reuse(units):
+    first = _link(units)
+    again = _link(units)
+    assert first.created and not again.created
+    assert again.campaign.id == first.campaign.id and again.url == first.url
+    assert first.url.startswith("http://localhost:8501/s/")
+    assert resolve_link(session=units, token=first.url.rsplit("/", 1)[1]).id == first.campaign.id
+
+
+def test_base_url_from_environment(units, monkeypatch):
+    monkeypatch.setenv("SURVEY_BASE_URL", "https://khaosat.example.vn/")
+    assert _link(units).url.startswith("https://khaosat.example.vn/s/")
+
+
+def test_new_campaign_runs_ninety_days_and_days_sets_expiry(units):
+    version = get_questionnaire_version(session=units, reference="dtxhh-haugiang")
+    unit_id = _link(units).unit.id
+    campaign, _ = open_campaign(
+        session=units, unit_id=unit_id, period="2024-Q4", version_id=version.id, now=NOW
+    )
+    assert campaign.expires_at == NOW + timedelta(days=90)
+    again, created = open_campaign(
+        session=units, unit_id=unit_id, period="2024-Q4", version_id=version.id, days=10, now=NOW
+    )
+    assert not created and again.expires_at == NOW + timedelta(days=10)
+    with pytest.raises(StorageError, match="days"):
+        open_campaign(
+            session=units, unit_id=unit_id, period="2024-Q4", version_id=version.id, days=0
+        )
+
+
+def test_open_needs_a_quarter_and_known_unit(units):
+    with pytest.raises(ValueError, match="quarter"):
+        open_campaign_link(session=units, unit_code="HG01", period="2024", questionnaire="sipas")
+    with pytest.raises(StorageError, match="XX"):
+        open_campaign_link(session=units, unit_code="XX", period="2024-Q3", questionnaire="sipas")
+
+
+def test_an_expired_open_campaign_is_replaced(units):
+    version = get_questionnaire_version(session=units, reference="sipas")
+    unit_id = _link(units).unit.id
+    old, _ = open_campaign(
+        session=units, unit_id=unit_id, period="2024-Q3", version_id=version.id, days=1, now=NOW
+    )
+    new, created = open_campaign(
+        session=units,
+        unit_id=unit_id,
+        period="2024-Q3",
+        version_id=version.id,
+        now=NOW + timedelta(days=2),
+    )
+    assert created and new.id != old.id and old.status == "closed"
+
+
+@pytest.mark.parametrize(
+    ("end", "reason"), [(close_campaign, "closed"), (revoke_campaign, "revoked")]
+)
+def test_closed_and_revoked_links_stop_working(units, end, reason):
+    link = _link(units)
+    token = link.url.rsplit("/", 1)[1]
+    end(session=units, campaign=link.campaign)
+    units.commit()
+    with pytest.raises(LinkError) as caught:
+        resolve_link(session=units, token=token)
+    assert caught.value.reason == reason
+    with pytest.raises(StorageError, match="already"):
+        end(session=units, campaign=link.campaign)
+
+
+def test_rotation_invalidates_older_links(units):
+    link = _link(units)
+    old_token = campaign_token(link.campaign)
+    rotate_campaign_link(session=units, campaign=link.campaign)
+    units.commit()
+    new_token = campaign_token(link.campaign)
+    assert new_token != old_token
+    with pytest.raises(LinkError) as caught:
+        resolve_link(session=units, token=old_token)
+    assert caught.value.reason == "rotated"
+    assert resolve_link(session=units, token=new_token).link_generation == 2
+
+
+def test_expiry_of_the_campaign_row_counts_too(units):
+    link = _link(units)
+    token = campaign_token(link.campaign)
+    with pytest.raises(LinkError) as caught:
+        resolve_link(session=units, token=token, now=datetime.now(UTC) + timedelta(days=91))
+    assert caught.value.reason == "expired"
+
+
+def test_a_deleted_campaign_is_unknown(units):
+    token = make_token(campaign_id=999, generation=1, expires_at=NOW + timedelta(days=9999))
+    with pytest.raises(LinkError) as caught:
+        resolve_link(session=units, token=token)
+    assert caught.value.reason == "unknown"
+
+
+def test_summaries_count_responses(units):
+    from survey.storage.responses import store_response
+
+    link = _link(units)
+    for number, flagged in enumerate([False, True, False]):
+        store_response(
+            session=units,
+            questionnaire_row=link.version,
+            unit_id=link.unit.id,
+            period="2024-Q3",
+            group_code="DAN",
+            answers={"1.1": "A"},
+            idempotency_key=f"k{number}",
+            campaign_id=link.campaign.id,
+            flagged=flagged,
+            flag_reason="burst" if flagged else None,
+        )
+    _link(units, unit="HG02")
+    summaries = list_campaign_summaries(session=units)
+    assert [(s.unit_code, s.responses, s.flagged) for s in summaries] == [
+        ("HG01", 3, 1),
+        ("HG02", 0, 0),
+    ]
+    assert list_campaign_summaries(session=units, status="closed") == []
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def cli_units(cli_env, capsys):
+    assert main(["init"]) == 0
+    assert main(["unit", "add", "HG", "--name", "Tỉnh Hậu Giang"]) == 0
+    assert main(["unit", "add", "HG01", "--name", "Cục THADS Hậu Giang", "--parent", "HG"]) == 0
+    assert (
+        main(["unit", "add", "HG02", "--name", "Chi cục THADS Vị Thanh", "--parent", "HG01"]) == 0
+    )
+    capsys.readouterr()
+
+
+def test_cli_open_prints_the_url_and_reuses(cli_units, capsys, monkeypatch):
+    monkeypatch.setenv("SURVEY_BASE_URL", "https://ks.example.vn")
+    args = [
+        "campaign",
+        "open",
+        "--unit",
+        "HG01",
+        "--period",
+        "2024-Q3",
+        "--questionnaire",
+        "dtxhh-haugiang@2024",
+    ]
+    code, out, err = run(capsys, *args)
+    assert code == 0 and out.startswith("https://ks.example.vn/s/") and "opened" in err
+    code, again, err = run(capsys, *args)
+    assert again == out and "reused" in err
+
+
+def test_cli_close_revoke_rotate_and_list(cli_units, capsys):
+    base = ["--unit", "HG01", "--period", "2024-Q3"]
+    run(capsys, "campaign", "open", *base, "--questionnaire", "dtxhh-haugiang")
+    run(capsys, "campaign", "open", *base, "--questionnaire", "sipas")
+    code, _, err = run(capsys, "campaign", "close", *base)
+    assert code == 2 and "several open campaigns" in err
+    code, out, _ = run(capsys, "campaign", "close", *base, "--questionnaire", "sipas")
+    assert code == 0 and "closed" in out
+    code, url, err = run(capsys, "campaign", "rotate", *base)
+    assert code == 0 and "/s/" in url and "generation 2" in err
+    code, out, _ = run(capsys, "campaign", "revoke", "--id", "1")
+    assert code == 0 and "revoked" in out
+    code, out, _ = run(capsys, "campaign", "list", "--json")
+    rows = json.loads(out)
+    assert [(r["id"], r["status"], r["link_generation"], r["responses"]) for r in rows] == [
+        (1, "revoked", 2, 0),
+        (2, "closed", 1, 0),
+    ]
+    code, _, err = run(capsys, "campaign", "close", "--id", "1")
+    assert code == 2 and "already revoked" in err
+    code, _, err = run(capsys, "campaign", "close", "--id", "99")
+    assert code == 2 and "does not exist" in err
+
+
+def test_cli_campaign_commands_have_help():
+    from survey.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert commands["qr"].description is None and "QR" in commands["qr"].format_help()
+    actions = commands["campaign"]._subparsers._group_actions[0]
+    helps = {choice.dest: choice.help for choice in actions._choices_actions}
+    assert set(helps) == {"open", "close", "revoke", "rotate", "list"}
+    assert all(helps.values())

@@ -170,6 +170,14 @@ def fmt(value: float | None, decimals: int = 2) -> str:
     return format_number(float(value), decimals, lang())
 
 
+def fmt_signed(value: float | None, decimals: int = 2) -> str:
+    """A change with its sign: +0,25 / −0,83 / 0,00."""
+    text = fmt(value, decimals)
+    if value is None or value != value or round(value, decimals) == 0:
+        return text.lstrip("-")
+    return ("+" + text) if value > 0 else text.replace("-", "−", 1)
+
+
 def fmt_interval(low: float | None, high: float | None, decimals: int = 2) -> str:
     if low is None or high is None or low != low or high != high:
         return "—"
@@ -180,14 +188,16 @@ def pick_family(db: Session, key: str = "family") -> str:
     """Select box of questionnaire families (the seven-dimension survey first)."""
     from survey.storage.questionnaires import list_questionnaire_versions
 
-    families = sorted({row.family for row in list_questionnaire_versions(session=db)},
-                      key=lambda family: (not family.startswith("dtxhh"), family))
+    rows = list_questionnaire_versions(session=db)
+    titles = {row.family: row.title for row in rows}  # newest version's title last wins
+    families = sorted(titles, key=lambda family: (not family.startswith("dtxhh"), family))
     if not families:
         st.info(t("Chưa có phiếu khảo sát nào được đăng ký.", "No questionnaire is registered yet."))
         st.stop()
     wanted = st.query_params.get("q")
     index = families.index(wanted) if wanted in families else 0
-    return st.selectbox(t("Phiếu khảo sát", "Questionnaire"), families, index=index, key=key)
+    return st.selectbox(t("Phiếu khảo sát", "Questionnaire"), families, index=index, key=key,
+                        format_func=lambda family: f"{family} — {titles[family]}")
 
 
 def pick_period(periods: list[str], key: str = "period") -> str:

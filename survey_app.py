@@ -6,7 +6,18 @@ server then serves the Streamlit pages and, beside them, the light citizen form
 draws the navigation.
 """
 
+import logging
+
 import streamlit as st
+
+
+def show_unexpected_error(error: Exception) -> bool:
+    """A plain message instead of a traceback for an error no page expected (logged in full)."""
+    logging.getLogger("survey").error("page error", exc_info=error)
+    st.error("Đã có lỗi ngoài dự kiến; vui lòng tải lại trang hoặc thử lại sau. "
+             "/ An unexpected error occurred; reload the page or try again later.")
+    return True
+
 
 if __name__ == "__main__":
     from app_ui import run_navigation
@@ -15,4 +26,5 @@ if __name__ == "__main__":
 else:
     from survey.webform.routes import form_lifespan, form_routes
 
-    app = st.App("survey_app.py", routes=form_routes(), lifespan=form_lifespan)
+    app = st.App("survey_app.py", routes=form_routes(), lifespan=form_lifespan,
+                 on_script_error=show_unexpected_error)

@@ -8,6 +8,7 @@ from app_ui import (
     flag_text,
     fmt,
     fmt_interval,
+    fmt_signed,
     include_flagged_toggle,
     lang,
     pick_family,
@@ -92,12 +93,13 @@ for column, (name_vi, name_en, change, baseline) in zip(
 ):
     with column:
         delta = change.total if change else None
-        st.metric(t(name_vi, name_en),
-                  fmt(delta.change) if delta else "—",
-                  delta=fmt(delta.change) if delta else None)
         if baseline is not None:
-            st.caption(t(f"{parse_period(baseline.period).label('vi')}: {fmt(baseline.total.score if baseline.total else None)}",
-                         f"{parse_period(baseline.period).label('en')}: {fmt(baseline.total.score if baseline.total else None)}"))
+            base_label = parse_period(baseline.period).label(lang())
+            base_score = fmt(baseline.total.score if baseline.total else None)
+            st.metric(f"{t(name_vi, name_en)} ({base_label}: {base_score})",
+                      fmt_signed(delta.change) if delta else "—")
+        else:
+            st.metric(t(name_vi, name_en), "—")
         st.markdown(f"**{verdict(delta, lang=lang())}**" if baseline is not None else
                     t("_Không có số liệu kỳ so sánh._", "_No data for the comparison period._"))
         if delta and delta.ci:

@@ -93,7 +93,7 @@ def heatmap(criteria: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
     data = criteria.assign(label=lambda f: f["percent"].round(0))
     units = list(dict.fromkeys(data["unit"]))
     base = alt.Chart(data).encode(
-        x=alt.X("code:O", title=_labels(lang, "Tiêu chí", "Dimension")),
+        x=alt.X("code:O", title=_labels(lang, "Tiêu chí", "Dimension"), axis=alt.Axis(labelAngle=0)),
         y=alt.Y("unit:O", title=_labels(lang, "Đơn vị", "Unit"), sort=units),
     )
     cells = base.mark_rect().encode(
@@ -104,7 +104,7 @@ def heatmap(criteria: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
                  alt.Tooltip("score:Q", format=".2f"), alt.Tooltip("percent:Q", format=".1f")],
     )
     text = base.mark_text(fontSize=10).encode(text=alt.Text("label:Q", format=".0f"))
-    chart = (cells + text).properties(height=max(200, 24 * len(units)), title=_labels(
+    chart = (cells + text).properties(height=alt.Step(24), title=_labels(
         lang, "Tỷ lệ điểm đạt theo tiêu chí (% tối đa)", "Score by dimension (% of maximum)"))
     return _localised(chart, lang)
 
@@ -127,7 +127,7 @@ def caterpillar(scores: pd.DataFrame, *, maximum: float, lang: str = "vi") -> al
                  alt.Tooltip("ci_low:Q", format=".2f"), alt.Tooltip("ci_high:Q", format=".2f"),
                  alt.Tooltip("rank_label:N", title=_labels(lang, "Hạng", "Rank"))],
     )
-    chart = (rules + points).properties(height=max(200, 26 * len(order)), title=_labels(
+    chart = (rules + points).properties(height=alt.Step(26), title=_labels(
         lang, "Xếp hạng với khoảng tin cậy: các khoảng chồng nhau thì thứ hạng chưa chắc chắn",
         "Ranking with intervals: overlapping intervals mean the order is uncertain"))
     return _localised(chart, lang)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-
 @dataclass(frozen=True)
 class Settings:
     database_url: str

@@ -75,7 +75,12 @@ def test_unit_page_shows_the_engine_figures(signed_in, app_url, source):
                              period="2024")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Điểm /22"] == vi(report.current.total.score)
-    assert metrics["So với cùng kỳ năm trước"] == vi(report.change_year_ago.total.change)
+    year_ago = next(value for label, value in metrics.items()
+                    if label.startswith("So với cùng kỳ năm trước"))
+    change = report.change_year_ago.total.change
+    assert year_ago == ("+" + vi(change) if change > 0 else vi(change).replace("-", "−"))
+    assert f"Năm 2023: {vi(report.year_ago.total.score)}" in next(
+        label for label in metrics if label.startswith("So với cùng kỳ năm trước"))
     low, high = report.current.total.ci
     assert any(f"[{vi(low)}; {vi(high)}]" in c.value and f"{report.current.n} phiếu" in c.value
                for c in at.caption)

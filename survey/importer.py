@@ -14,6 +14,7 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlmodel import Session
@@ -25,6 +26,9 @@ from survey.storage.imports import find_import_batch
 from survey.storage.organisations import add_organisation, get_organisation
 from survey.storage.questionnaires import questionnaire_of
 from survey.storage.responses import store_response
+
+if TYPE_CHECKING:
+    from survey.auth import Scope
 
 REQUIRED_COLUMNS = ("unit", "period")
 MAX_PROBLEMS_LISTED = 200
@@ -69,15 +73,19 @@ class ImportResult:
 
 
 def read_table(content: bytes, filename: str) -> pd.DataFrame:
-    """Read CSV (UTF-8, with or without BOM) or XLSX into strings; empty cells are ''."""
+    """Read CSV (UTF-8, with or without BOM) or XLSX into strings; empty cells are ''.
+
+    Headers are taken as written (a repeated header stays repeated, so it can be reported),
+    and blank lines are kept as empty rows, so row numbers match what the spreadsheet shows.
+    """
     suffix = Path(filename).suffix.lower()
     try:
         if suffix in (".xlsx", ".xlsm"):
-            table = pd.read_excel(io.BytesIO(content), dtype=str, keep_default_na=False)
+            raw = pd.read_excel(io.BytesIO(content), dtype=str, header=None, keep_default_na=False)
         elif suffix in (".csv", ".txt", ""):
             text = content.decode("utf-8-sig")
-            table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=None,
-                                engine="python")
+            raw = pd.read_csv(io.StringIO(text), dtype=str, header=None, keep_default_na=False,
+                              skip_blank_lines=False, sep=None, engine="python", index_col=False)
         else:
             raise ImportFailed(filename, [ImportProblem(None, None, "use a .csv or .xlsx file")])
     except UnicodeDecodeError:
@@ -88,14 +96,46 @@ def read_table(content: bytes, filename: str) -> pd.DataFrame:
         raise
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
         raise ImportFailed(filename, [ImportProblem(None, None, f"cannot read the file: {exc}")]) from None
-    table.columns = [str(c).strip() for c in table.columns]
-    return table.apply(lambda column: column.astype(str).str.strip())
+    if raw.empty:
+        raise ImportFailed(filename, [ImportProblem(None, None, "the file is empty")])
+    raw = raw.fillna("").astype(str).apply(lambda column: column.str.strip())
+    nul = raw.apply(lambda column: column.str.contains("\x00", regex=False))
+    if nul.to_numpy().any():
+        rows, columns = nul.to_numpy().nonzero()
+        raise ImportFailed(filename, [
+            ImportProblem(int(r) + 1, str(raw.iloc[0, c]) or f"#{c + 1}", "the cell contains a NUL character")
+            for r, c in zip(rows, columns, strict=True)])
+    header = [str(c) for c in raw.iloc[0]]
+    while header and header[-1] == "" and (raw.iloc[:, len(header) - 1] == "").all():
+        header.pop()  # trailing separators at the end of every line
+    table = raw.iloc[1:, : len(header)].reset_index(drop=True)
+    table.columns = header
+    return table
+
+
+def _unit_state(session: Session, code: str, scope: Scope | None) -> str:
+    """'ok', 'missing', 'outside' (the scope may not see it) or 'inactive'."""
+    organisation = get_organisation(session=session, code=code)
+    if organisation is None:
+        return "missing"
+    if scope is not None and not scope.allows(organisation):
+        return "outside"
+    return "ok" if organisation.active else "inactive"
 
 
 def check_table(
-    table: pd.DataFrame, *, session: Session, version: QuestionnaireVersion, create_units: bool
+    table: pd.DataFrame,
+    *,
+    session: Session,
+    version: QuestionnaireVersion,
+    create_units: bool,
+    scope: Scope | None = None,
 ) -> tuple[list[ImportProblem], set[str]]:
-    """Every problem in the table, and the unit codes that would be created."""
+    """Every problem in the table, and the unit codes that would be created.
+
+    With a `scope`, a row for a unit outside it is a problem with the very message
+    of an unknown unit, so the file tells nothing about units the user may not see.
+    """
     questionnaire = questionnaire_of(version)
     problems: list[ImportProblem] = []
     columns = list(table.columns)
@@ -121,7 +161,7 @@ def check_table(
     to_create: set[str] = set()
     group_codes = {g.code for g in questionnaire.groups}
     question_columns = [c for c in columns if c in set(questionnaire.question_codes)]
-    for index, row in enumerate(table.itertuples(index=False), start=2):
+    for index, row in enumerate(table.itertuples(index=False, name=None), start=2):
         values = dict(zip(columns, row, strict=True))
         if not any(values.values()):
             problems.append(ImportProblem(index, None, "empty row"))
@@ -131,14 +171,17 @@ def check_table(
             problems.append(ImportProblem(index, "unit", "unit code is empty"))
         else:
             if unit not in unit_cache:
-                unit_cache[unit] = get_organisation(session=session, code=unit) is not None
-            if not unit_cache[unit]:
+                unit_cache[unit] = _unit_state(session, unit, scope)
+            unknown = f"unknown unit {unit!r} (add it, or use --create-units)"
+            if unit_cache[unit] == "missing":
                 if create_units:
                     to_create.add(unit)
                 else:
-                    problems.append(
-                        ImportProblem(index, "unit", f"unknown unit {unit!r} (add it, or use --create-units)")
-                    )
+                    problems.append(ImportProblem(index, "unit", unknown))
+            elif unit_cache[unit] == "outside":
+                problems.append(ImportProblem(index, "unit", unknown))
+            elif unit_cache[unit] == "inactive":
+                problems.append(ImportProblem(index, "unit", f"unit {unit!r} is deactivated"))
         try:
             parse_quarter(values["period"])
         except PeriodError as exc:
@@ -160,6 +203,63 @@ def check_table(
     return problems, to_create
 
 
+def _parent_problems(
+    session: Session, parent_code: str | None, scope: Scope | None
+) -> list[ImportProblem]:
+    """Problems with the parent of units to be created (it must exist and be in the scope)."""
+    if scope is not None and not scope.sees_everything and not parent_code:
+        return [ImportProblem(None, None, "new units need a parent unit inside your scope (--parent)")]
+    if not parent_code:
+        return []
+    parent = get_organisation(session=session, code=parent_code)
+    if parent is None or (scope is not None and not scope.allows(parent)):
+        outside = " or is outside your scope" if scope is not None else ""
+        return [ImportProblem(None, None, f"parent unit {parent_code!r} does not exist{outside}")]
+    if not parent.active:
+        return [ImportProblem(None, None, f"parent unit {parent_code!r} is deactivated")]
+    return []
+
+
+def inspect_file(
+    content: bytes,
+    filename: str,
+    *,
+    session: Session,
+    version: QuestionnaireVersion,
+    create_units: bool = False,
+    parent_code: str | None = None,
+    scope: Scope | None = None,
+) -> tuple[pd.DataFrame, list[ImportProblem], set[str]]:
+    """Read and check a file without storing anything: (table, problems, units to create).
+
+    The table is empty when the file cannot be read or was already imported for this
+    version. Raises AccessDenied when `create_units` is asked by a scope other than an
+    admin or a province.
+    """
+    if create_units and scope is not None and scope.role not in ("admin", "province"):
+        from survey.auth import AccessDenied
+
+        raise AccessDenied("only an admin or a province account may create units while importing")
+    digest = hashlib.sha256(content).hexdigest()
+    previous = find_import_batch(session=session, file_sha256=digest, version_id=version.id)
+    if previous is not None:
+        problem = ImportProblem(
+            None, None, f"this file was already imported on "
+            f"{previous.imported_at:%Y-%m-%d %H:%M} ({previous.rows} rows, "
+            f"as {previous.filename!r}); importing it again would double-count")
+        return pd.DataFrame(), [problem], set()
+    try:
+        table = read_table(content, filename)
+    except ImportFailed as exc:
+        return pd.DataFrame(), exc.problems, set()
+    problems, to_create = check_table(
+        table, session=session, version=version, create_units=create_units, scope=scope
+    )
+    if to_create:
+        problems += _parent_problems(session, parent_code, scope)
+    return table, problems, to_create
+
+
 def import_responses(
     content: bytes,
     filename: str,
@@ -168,31 +268,28 @@ def import_responses(
     version: QuestionnaireVersion,
     create_units: bool = False,
     parent_code: str | None = None,
+    scope: Scope | None = None,
+    commit: bool = True,
 ) -> ImportResult:
     """Check then store every row of a paper-form file in one transaction.
 
     Raises ImportFailed (nothing stored) on any problem, including a file that was
-    already imported for this questionnaire version.
+    already imported for this questionnaire version or a row for a unit outside
+    `scope`. With `commit=False` the rows are flushed into the caller's transaction
+    (which then commits, e.g. together with an audit entry); on failure it is rolled back.
     """
     digest = hashlib.sha256(content).hexdigest()
-    previous = find_import_batch(session=session, file_sha256=digest, version_id=version.id)
-    if previous is not None:
-        raise ImportFailed(
-            filename,
-            [ImportProblem(None, None, f"this file was already imported on "
-                           f"{previous.imported_at:%Y-%m-%d %H:%M} ({previous.rows} rows, "
-                           f"as {previous.filename!r}); importing it again would double-count")],
-        )
-    table = read_table(content, filename)
-    problems, to_create = check_table(
-        table, session=session, version=version, create_units=create_units
+    table, problems, to_create = inspect_file(
+        content, filename, session=session, version=version, create_units=create_units,
+        parent_code=parent_code, scope=scope,
     )
     if problems:
         raise ImportFailed(filename, problems)
     result = ImportResult(filename=filename, rows=len(table), created_units=sorted(to_create))
     try:
         for code in result.created_units:
-            add_organisation(session=session, code=code, name=code, parent_code=parent_code)
+            add_organisation(session=session, code=code, name=code, parent_code=parent_code,
+                             kind=None if parent_code else "unit")
         batch = ImportBatch(
             filename=Path(filename).name[:300],
             file_sha256=digest,
@@ -214,12 +311,15 @@ def import_responses(
                 period=str(parse_quarter(row["period"])),
                 group_code=row.get("group") or None,
                 answers={code: row[code] or None for code in question_columns},
-                idempotency_key=f"import:{digest[:32]}:{index}",
+                idempotency_key=f"import:{version.id}:{digest[:32]}:{index}",
                 channel="paper",
                 import_batch_id=batch.id,
                 commit=False,
             )
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.flush()
     except StorageError as exc:
         session.rollback()
         raise ImportFailed(filename, [ImportProblem(None, None, str(exc))]) from None

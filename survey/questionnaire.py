@@ -242,8 +242,14 @@ def _duplicates(codes: list[str]) -> set[str]:
     return {c for c in codes if c in seen or seen.add(c)}
 
 
+MAX_TITLE_LENGTH = 300  # the title is stored in a column of this size
+
+
 def _cross_field_problems(doc: QuestionnaireIn) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
+    title = doc.title if isinstance(doc.title, str) else doc.title.get("vi", "")
+    if len(title.strip()) > MAX_TITLE_LENGTH:
+        problems.append(("title", f"the Vietnamese title is longer than {MAX_TITLE_LENGTH} characters"))
     for code, options in doc.scales.items():
         for dup in _duplicates([o.code for o in options]):
             problems.append((f"scales.{code}", f"option code {dup!r} is used twice"))

@@ -110,6 +110,35 @@ def _unit_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unit_rename(args: argparse.Namespace) -> int:
+    from survey.admin import CLI_SCOPE, rename_unit
+
+    with session_scope() as session:
+        unit = rename_unit(session=session, scope=CLI_SCOPE, code=args.code, name=args.name)
+    print(f"{unit.code}: renamed to {unit.name}")
+    return 0
+
+
+def _unit_move(args: argparse.Namespace) -> int:
+    from survey.admin import CLI_SCOPE, move_unit
+
+    with session_scope() as session:
+        unit = move_unit(session=session, scope=CLI_SCOPE, code=args.code,
+                         parent_code=None if args.root else args.parent)
+    print(f"{unit.code}: moved under {args.parent or 'the root'} ({unit.kind})")
+    return 0
+
+
+def _unit_set_active(args: argparse.Namespace) -> int:
+    from survey.admin import CLI_SCOPE, deactivate_unit, reactivate_unit
+
+    change = reactivate_unit if args.action == "reactivate" else deactivate_unit
+    with session_scope() as session:
+        unit = change(session=session, scope=CLI_SCOPE, code=args.code)
+    print(f"{unit.code}: {'reactivated' if unit.active else 'deactivated'}")
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
@@ -163,7 +192,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("paths", nargs="+", metavar="PATH", help="questionnaire YAML files")
     check.set_defaults(handler=_questionnaire_check)
 
-    unit = commands.add_parser("unit", help="add and list units")
+    unit = commands.add_parser("unit", help="add, list, rename, move and deactivate units")
     u_commands = unit.add_subparsers(dest="action", metavar="ACTION", required=True)
     unit_add = u_commands.add_parser("add", help="add a province, unit or sub-unit")
     unit_add.add_argument("code", help="unit code, e.g. HG01")
@@ -175,6 +204,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     unit_list = u_commands.add_parser("list", help="list units")
     unit_list.add_argument("--json", action="store_true", help="print JSON")
     unit_list.set_defaults(handler=_unit_list)
+    unit_rename = u_commands.add_parser("rename", help="give a unit a new name (its code stays)")
+    unit_rename.add_argument("code", help="unit code")
+    unit_rename.add_argument("--name", required=True, help="new Vietnamese name")
+    unit_rename.set_defaults(handler=_unit_rename)
+    unit_move = u_commands.add_parser("move", help="put a unit and its sub-units under another parent")
+    unit_move.add_argument("code", help="unit code")
+    where = unit_move.add_mutually_exclusive_group(required=True)
+    where.add_argument("--parent", help="new parent unit code (not the unit itself nor below it)")
+    where.add_argument("--root", action="store_true", help="make it a root of the tree")
+    unit_move.set_defaults(handler=_unit_move)
+    for action, text in [("deactivate", "hide a unit from lists and imports (responses stay)"),
+                         ("reactivate", "make a deactivated unit active again")]:
+        unit_active = u_commands.add_parser(action, help=text)
+        unit_active.add_argument("code", help="unit code")
+        unit_active.set_defaults(handler=_unit_set_active)
 
     imp = commands.add_parser("import", help="import typed-in paper forms (CSV or XLSX), all or nothing")
     imp.add_argument("file", help="CSV or XLSX: columns unit, period, group, then question codes")

@@ -1,4 +1,4 @@
-"""Account commands: `survey user add|list|passwd`."""
+"""Account commands: `survey user add|list|passwd|set-role|deactivate|reactivate`."""
 
 from __future__ import annotations
 
@@ -70,6 +70,26 @@ def _user_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_set_role(args: argparse.Namespace) -> int:
+    from survey.admin import CLI_SCOPE, change_role
+
+    with session_scope() as session:
+        user = change_role(session=session, scope=CLI_SCOPE, username=args.username,
+                           role=args.role, unit_code=args.unit)
+    print(f"user {user.username}: {user.role}{', ' + args.unit if args.role != 'admin' else ''}")
+    return 0
+
+
+def _user_set_active(args: argparse.Namespace) -> int:
+    from survey.admin import CLI_SCOPE, deactivate_user, reactivate_user
+
+    change = reactivate_user if args.action == "reactivate" else deactivate_user
+    with session_scope() as session:
+        user = change(session=session, scope=CLI_SCOPE, username=args.username)
+    print(f"user {user.username}: {'reactivated' if user.active else 'deactivated'}")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     user = commands.add_parser("user", help="staff accounts (citizens never log in)")
     actions = user.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -85,3 +105,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     passwd = actions.add_parser("passwd", help="set a new password (or print a one-time one)")
     passwd.add_argument("username")
     passwd.set_defaults(handler=_user_passwd)
+    set_role = actions.add_parser("set-role", help="give an account another role and unit")
+    set_role.add_argument("username")
+    set_role.add_argument("--role", required=True, choices=["admin", "province", "unit"])
+    set_role.add_argument("--unit", help="the province or unit the account sees (not for admin)")
+    set_role.set_defaults(handler=_user_set_role)
+    for action, text in [("deactivate", "stop an account from signing in (its sessions end)"),
+                         ("reactivate", "let a deactivated account sign in again")]:
+        active = actions.add_parser(action, help=text)
+        active.add_argument("username")
+        active.set_defaults(handler=_user_set_active)

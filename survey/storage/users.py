@@ -65,3 +65,42 @@ def recent_login_attempts(
         .limit(limit)
     )
     return list(session.exec(query))
+
+
+def set_user_role(
+    *, session: Session, user: User, role: str, organisation_code: str | None
+) -> User:
+    """Give an account a new role and unit; an admin has no unit, the other roles need one."""
+    if role not in ROLES:
+        raise StorageError(f"role {role!r}: use {', '.join(ROLES)}")
+    organisation_id = None
+    if role != "admin":
+        if not organisation_code:
+            raise StorageError(f"role {role} needs a unit (--unit CODE)")
+        organisation = get_organisation(session=session, code=organisation_code)
+        if organisation is None:
+            raise StorageError(f"unit {organisation_code} does not exist")
+        if not organisation.active:
+            raise StorageError(f"unit {organisation_code} is deactivated")
+        organisation_id = organisation.id
+    user.role = role
+    user.organisation_id = organisation_id
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_user_active(*, session: Session, user: User, active: bool) -> User:
+    """Deactivate an account (it can no longer sign in; open sessions end) or reactivate it."""
+    if user.active == active:
+        raise StorageError(f"user {user.username} is already {'active' if active else 'deactivated'}")
+    user.active = active
+    session.add(user)
+    session.flush()
+    return user
+
+
+def count_active_admins(*, session: Session) -> int:
+    """Active accounts with the admin role."""
+    query = select(User).where(User.role == "admin", User.active == True)  # noqa: E712
+    return len(list(session.exec(query)))

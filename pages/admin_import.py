@@ -1,0 +1,115 @@
+"""Administration: import typed-in paper forms (CSV or XLSX) within the user's scope."""
+
+import pandas as pd
+import streamlit as st
+
+from app_ui import require_scope, session, show_error, t
+from survey import admin
+from survey.auth import AccessDenied, visible_organisations
+from survey.importer import ImportFailed
+from survey.storage import StorageError
+from survey.storage.questionnaires import (
+    get_questionnaire_version_by_id,
+    list_questionnaire_versions,
+)
+
+FLASH = "admin_import_flash"
+UPLOADS = "admin_import_uploads"  # bumped to empty the uploader after an import
+PREVIEW_ROWS = 10
+
+st.title(t("Nhập phiếu giấy", "Import paper forms"))
+scope = require_scope()
+if not scope.can_manage("imports"):
+    st.error(t("Tài khoản của bạn không có quyền nhập phiếu.", "Your account may not import forms."))
+    st.stop()
+if message := st.session_state.pop(FLASH, None):
+    st.success(message)
+
+st.caption(t(
+    "Tệp CSV (UTF-8) hoặc XLSX, mỗi dòng một phiếu: cột `unit`, `period` (quý, ví dụ 2024-Q3), "
+    "`group` (nếu phiếu có nhóm người trả lời), rồi một cột cho mỗi mã câu hỏi, ô ghi mã phương án "
+    "(để trống nếu không trả lời). Chỉ cần một dòng sai là cả tệp không được nhập.",
+    "CSV (UTF-8) or XLSX, one row per form: columns `unit`, `period` (a quarter, e.g. 2024-Q3), "
+    "`group` (when the questionnaire has respondent groups), then one column per question code, "
+    "each cell holding an option code (empty = not answered). One bad row stops the whole file.",
+))
+
+with session() as db:
+    versions = {row.id: row for row in list_questionnaire_versions(session=db)}
+    units = {o.code: o.name for o in visible_organisations(session=db, scope=scope)}
+
+with st.expander(t(f"Mã đơn vị bạn được nhập ({len(units)})", f"Unit codes you may import ({len(units)})")):
+    st.dataframe(pd.DataFrame({"unit": list(units), "name": list(units.values())}).rename(
+        columns={"unit": t("Mã (cột unit)", "Code (unit column)"), "name": t("Đơn vị", "Unit")}),
+        hide_index=True, width="stretch")
+
+if not versions:
+    st.info(t("Chưa có phiếu khảo sát nào được đăng ký.", "No questionnaire is registered yet."))
+    st.stop()
+version_id = st.selectbox(
+    t("Phiếu khảo sát", "Questionnaire"), list(versions), index=len(versions) - 1,
+    format_func=lambda i: f"{versions[i].family}@{versions[i].version} — {versions[i].title}",
+    key="import_version",
+)
+create_units, parent_code = False, None
+if scope.role in ("admin", "province"):
+    create_units = st.checkbox(t("Tạo đơn vị chưa có (đặt tên theo mã)", "Create unknown units (named by code)"),
+                               key="import_create_units")
+    if create_units:
+        parent_code = st.selectbox(t("Trực thuộc (cho đơn vị mới)", "Parent of new units"), list(units),
+                                   format_func=lambda c: f"{c} — {units[c]}", key="import_parent")
+
+upload = st.file_uploader(t("Tệp phiếu đã nhập liệu (.csv, .xlsx)", "Typed-in forms (.csv, .xlsx)"),
+                          type=["csv", "xlsx"], key=f"import_upload_{st.session_state.get(UPLOADS, 0)}")
+if upload is None:
+    st.stop()
+content = upload.getvalue()
+try:
+    with session() as db:
+        version = get_questionnaire_version_by_id(session=db, version_id=version_id)
+        table, problems, to_create = admin.preview_paper_forms(
+            session=db, scope=scope, content=content, filename=upload.name, version=version,
+            create_units=create_units, parent_code=parent_code)
+except (AccessDenied, StorageError) as error:
+    show_error(error)
+    st.stop()
+
+if not table.empty:
+    st.subheader(t(f"Xem trước ({min(len(table), PREVIEW_ROWS)}/{len(table)} dòng đầu)",
+                   f"Preview (first {min(len(table), PREVIEW_ROWS)} of {len(table)} rows)"))
+    st.dataframe(table.head(PREVIEW_ROWS), hide_index=True, width="stretch")
+if problems:
+    st.error(t(f"{upload.name}: {len(problems)} lỗi, chưa nhập gì. Sửa tệp rồi tải lên lại.",
+               f"{upload.name}: {len(problems)} problem(s), nothing imported. Fix the file and upload it again."))
+    st.dataframe(
+        pd.DataFrame([(p.row, p.column or "", p.message) for p in problems],
+                     columns=[t("Dòng", "Row"), t("Cột", "Column"), t("Lỗi", "Problem")]).astype(
+            {t("Dòng", "Row"): "Int64"}),
+        hide_index=True, width="stretch",
+    )
+    st.stop()
+if to_create:
+    st.info(t(f"Sẽ tạo đơn vị mới: {', '.join(sorted(to_create))}",
+              f"New units will be created: {', '.join(sorted(to_create))}"))
+if st.button(t(f"Nhập {len(table)} phiếu", f"Import {len(table)} forms"), type="primary",
+             key="import_confirm"):
+    try:
+        with session() as db:
+            version = get_questionnaire_version_by_id(session=db, version_id=version_id)
+            result = admin.import_paper_forms(
+                session=db, scope=scope, content=content, filename=upload.name, version=version,
+                create_units=create_units, parent_code=parent_code)
+    except ImportFailed as error:
+        st.error(t(f"{upload.name}: {len(error.problems)} lỗi, chưa nhập gì.",
+                   f"{upload.name}: {len(error.problems)} problem(s), nothing imported."))
+        st.dataframe(pd.DataFrame([(p.row, p.column or "", p.message) for p in error.problems],
+                                  columns=[t("Dòng", "Row"), t("Cột", "Column"), t("Lỗi", "Problem")]),
+                     hide_index=True, width="stretch")
+    except (AccessDenied, StorageError) as error:
+        show_error(error)
+    else:
+        st.session_state[FLASH] = t(
+            f"Đã nhập {result.rows} phiếu từ {result.filename}.",
+            f"{result.rows} forms imported from {result.filename}.")
+        st.session_state[UPLOADS] = st.session_state.get(UPLOADS, 0) + 1
+        st.rerun()

@@ -1,0 +1,332 @@
+"""Score commands: `survey score`, `survey compare`, `survey par`.
+
+`score` and `compare` print, with --json, full-precision numbers (null where there is no value, with
+a "reason"); without it, a readable table in the Vietnamese number format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from sqlmodel import Session
+
+from survey.aggregate import respondent_pooled, unit_average
+from survey.changes import DEFAULT_POWER, Change, compare_many, compare_units
+from survey.cli.common import CliError, print_json, session_scope
+from survey.config import settings
+from survey.intervals import check_level
+from survey.par import (
+    HAU_GIANG_BANDS,
+    ParError,
+    par_index,
+    parse_bands,
+    rank_results,
+    read_appraisal_table,
+)
+from survey.periods import Period, parse_period
+from survey.questionnaire import Questionnaire
+from survey.scoring import DomainScore, Estimate, score_domains
+from survey.storage.organisations import get_organisation, list_organisations
+from survey.storage.questionnaires import (
+    get_questionnaire_version,
+    list_questionnaire_versions,
+    questionnaire_of,
+)
+from survey.storage.responses import load_responses
+from survey.text import format_number
+
+AGAINST = {"previous": Period.previous, "year-ago": Period.year_ago}
+
+
+# --- shared ------------------------------------------------------------------------------------
+
+
+def _level(value: str | None) -> float:
+    try:
+        return check_level(settings().confidence_level if value is None else float(value))
+    except ValueError as exc:
+        raise CliError(f"--level: {exc}") from None
+
+
+def _questionnaires(session: Session, reference: str) -> tuple[str, str | None, dict[str, Questionnaire]]:
+    """(family, version or None, every registered version of the family by version)."""
+    family, _, version = reference.partition("@")
+    get_questionnaire_version(session=session, reference=reference)  # clear error if unknown
+    versions = {row.version: questionnaire_of(row)
+                for row in list_questionnaire_versions(session=session, family=family)}
+    return family, version or None, versions
+
+
+def _responses(session: Session, family: str, version: str | None, unit: str | None,
+               quarters: Sequence[str] | None, exclude_flagged: bool) -> pd.DataFrame:
+    unit_ids = None
+    if unit is not None:
+        organisation = get_organisation(session=session, code=unit)
+        if organisation is None:
+            raise CliError(f"unit {unit} does not exist")
+        unit_ids = [organisation.id]
+    responses = load_responses(session=session, family=family, unit_ids=unit_ids,
+                               quarters=quarters, include_flagged=not exclude_flagged)
+    if version is not None and not responses.empty:
+        responses = responses[responses["version"] == version].reset_index(drop=True)
+    return responses
+
+
+def _scored(call, *args, **kwargs):
+    """Run a scoring function, turning its ValueErrors (bad data, bad options) into user errors."""
+    try:
+        return call(*args, **kwargs)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _estimate_line(label: str, estimate: Estimate | None, reason: str | None = None) -> str:
+    if estimate is None or estimate.score is None:
+        return f"  {label:<8} {'—':>8}  {(estimate.reason if estimate else reason) or ''}"
+    maximum = format_number(estimate.maximum, 2)
+    ci = (f"[{format_number(estimate.ci[0])}; {format_number(estimate.ci[1])}]"
+          if estimate.ci else "—")
+    notes = ", ".join(estimate.flags + ((estimate.reason,) if estimate.reason else ()))
+    return (f"  {label:<8} {format_number(estimate.score):>8} / {maximum:<6} "
+            f"SE {format_number(estimate.se, 3):>6}  KTC {ci:<18} {notes}").rstrip()
+
+
+# --- survey score ------------------------------------------------------------------------------
+
+
+def _print_scores(scores: Sequence[DomainScore]) -> None:
+    if not scores:
+        print("no responses")
+    for score in scores:
+        name = f" {score.unit_name}" if score.unit_name else ""
+        excluded = f", {score.excluded} left out (unknown group)" if score.excluded else ""
+        print(f"{score.unit}{name} · {score.period} · {score.questionnaire}@{score.version} · "
+              f"n = {score.n}{excluded}")
+        for criterion in score.criteria:
+            print(_estimate_line(criterion.code or "", criterion))
+        print(_estimate_line("Tổng", score.total, score.reason))
+
+
+def _province_label(session: Session) -> str:
+    provinces = [o.code for o in list_organisations(session=session) if o.kind == "province"]
+    return provinces[0] if len(provinces) == 1 else "province"
+
+
+def _score(args: argparse.Namespace) -> int:
+    level = _level(args.level)
+    period = parse_period(args.period) if args.period else None
+    if args.province and args.unit:
+        raise CliError("--province scores the whole province: leave out --unit")
+    with session_scope() as session:
+        family, version, questionnaires = _questionnaires(session, args.questionnaire)
+        responses = _responses(session, family, version, args.unit,
+                               period.quarters if period else None, args.exclude_flagged)
+        province = _province_label(session)
+    periods = [str(period)] if period else None
+    if args.province == "pooled":
+        results: Sequence[Any] = _scored(respondent_pooled, responses, questionnaires,
+                                         periods=periods, province=province, level=level)
+    else:
+        results = _scored(score_domains, responses, questionnaires, periods=periods, level=level)
+        if args.province == "average":
+            results = _scored(unit_average, results, province=province, level=level)
+    if args.json:
+        print_json([r.to_dict() for r in results])
+    elif args.province:
+        for result in results:
+            print(f"{result.province} · {result.period} · {result.questionnaire}@{result.version}"
+                  f" · {result.method} · {result.units} units, n = {result.n}")
+            for criterion in result.criteria:
+                print(_estimate_line(criterion.code or "", criterion))
+            print(_estimate_line("Tổng", result.total, result.reason))
+    else:
+        _print_scores(results)
+    return 0
+
+
+# --- survey compare ----------------------------------------------------------------------------
+
+
+def _one_per_unit(scores: Sequence[DomainScore], preferred: str | None,
+                  notes: list[str]) -> dict[str, DomainScore]:
+    """One domain per unit: the preferred version if present, else the one with most responses.
+
+    A period that mixes versions is scored per version; when a unit has several, the choice is
+    reported in `notes` (never silent).
+    """
+    by_unit: dict[str, list[DomainScore]] = {}
+    for score in scores:
+        by_unit.setdefault(score.unit, []).append(score)
+    chosen = {}
+    for unit, found in by_unit.items():
+        pick = next((s for s in found if s.version == preferred), None) or max(found, key=lambda s: s.n)
+        if len(found) > 1 or (preferred is not None and pick.version != preferred):
+            versions = ", ".join(f"{s.version} (n = {s.n})" for s in found)
+            notes.append(f"{unit} {pick.period}: responses in version(s) {versions}; "
+                         f"compared version {pick.version}")
+        chosen[unit] = pick
+    return chosen
+
+
+def _print_change(change: Change, against: str) -> None:
+    print(f"{change.unit} · {change.period} vs {change.baseline_period} ({against}) · "
+          f"basis {change.basis} · n = {change.n} / {change.baseline_n}")
+    for estimate in (*change.criteria, change.total):
+        label = "Tổng" if estimate is None or estimate.code is None else estimate.code
+        if estimate is None or estimate.change is None:
+            print(f"  {label:<8} —  {(estimate.reason if estimate else change.reason) or ''}")
+            continue
+        ci = (f"[{format_number(estimate.ci[0])}; {format_number(estimate.ci[1])}]"
+              if estimate.ci else "—")
+        p = format_number(estimate.p_value, 3) if estimate.p_value is not None else "—"
+        print(f"  {label:<8} {format_number(estimate.current)} ← {format_number(estimate.baseline)}"
+              f"  Δ {format_number(estimate.change):>6}  KTC {ci:<18} p {p}"
+              f"  {', '.join(estimate.flags)}".rstrip())
+
+
+def _compare(args: argparse.Namespace) -> int:
+    level = _level(args.level)
+    power = float(args.power)
+    if not 0 < power < 1:
+        raise CliError("--power must be between 0 and 1 (e.g. 0.8)")
+    current_period = parse_period(args.period)
+    baseline_period = AGAINST[args.against](current_period)
+    with session_scope() as session:
+        family, version, questionnaires = _questionnaires(session, args.questionnaire)
+        quarters = current_period.quarters + baseline_period.quarters
+        responses = _responses(session, family, None, args.unit, quarters, args.exclude_flagged)
+    scores = _scored(score_domains, responses, questionnaires,
+                     periods=[str(current_period), str(baseline_period)], level=level)
+    notes: list[str] = []
+    current = _one_per_unit([s for s in scores if s.period == str(current_period)], version, notes)
+    baseline = _one_per_unit([s for s in scores if s.period == str(baseline_period)],
+                             version, notes)
+    if args.unit:
+        for period, side in ((current_period, current), (baseline_period, baseline)):
+            if args.unit not in side:
+                raise CliError(f"unit {args.unit} has no {family} responses in {period}")
+        pair = [(current[args.unit], baseline[args.unit])]
+        changes = _scored(compare_many, pair, level, power)
+    else:
+        changes = _scored(compare_units, list(current.values()), list(baseline.values()),
+                          level, power)
+        missing = sorted(set(current) ^ set(baseline))
+        if missing:
+            notes.append(f"units with responses in only one of the two periods: {', '.join(missing)}")
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        documents = [{**c.to_dict(), "against": args.against} for c in changes]
+        if args.unit:
+            print_json({**documents[0], "notes": notes})
+        else:
+            print_json(documents)
+    else:
+        if not changes:
+            print("no unit has responses in both periods")
+        for change in changes:
+            _print_change(change, args.against)
+    return 0
+
+
+# --- survey par --------------------------------------------------------------------------------
+
+
+def _par(args: argparse.Namespace) -> int:
+    tables, scores = args.tables, args.survey_score
+    if len(scores) != len(tables):
+        raise CliError(f"give one --survey-score per table ({len(tables)} tables, "
+                       f"{len(scores)} scores)")
+    stated = args.stated_total or []
+    if stated and len(stated) != len(tables):
+        raise CliError("give one --stated-total per table, or none")
+    try:
+        bands = parse_bands(args.bands) if args.bands else HAU_GIANG_BANDS
+        results = []
+        for i, path in enumerate(tables):
+            table = read_appraisal_table(path)
+            results.append(par_index(
+                table, scores[i], survey_max=args.survey_max,
+                stated_total=stated[i] if stated else None, bands=bands,
+                unit=path.rsplit("/", 1)[-1].rsplit(".", 1)[0] if len(tables) > 1 else None))
+    except (ParError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if len(results) > 1:
+        results = rank_results(results)
+    if args.json:
+        documents = [r.to_dict() for r in results]
+        print_json(documents[0] if len(documents) == 1 else documents)
+        return 0
+    for result in results:
+        rank = f" · hạng {result.rank}/{result.ranked_units}" if result.rank else ""
+        print(f"{result.unit or ''}{' · ' if result.unit else ''}"
+              f"thẩm định {format_number(float(result.appraised))} + ĐTXHH "
+              f"{format_number(float(result.survey_score))} = {format_number(float(result.total))}"
+              f" / {format_number(float(result.applicable_max))} → "
+              f"{format_number(float(result.percentage))} % · {result.classification}{rank}")
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+# --- registration ------------------------------------------------------------------------------
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    score = commands.add_parser(
+        "score", help="survey scores with standard errors and confidence intervals",
+        description="Score every unit × period (or one unit, one period) with SE, df, the logit-t "
+                    "interval and reliability flags. --period may be a quarter (2024-Q3), a "
+                    "half-year (2024-H1) or a year (2024), pooling its quarters.")
+    score.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]",
+                       help="questionnaire family, optionally one version")
+    score.add_argument("--period", help="2024-Q3, 2024-H1 or 2024 (default: every quarter present)")
+    score.add_argument("--unit", help="unit code (default: every unit)")
+    score.add_argument("--province", choices=("average", "pooled"),
+                       help="score the province: unit-average or respondent-pooled")
+    score.add_argument("--level", help="confidence level (default 0.95 or SURVEY_CI_LEVEL)")
+    score.add_argument("--exclude-flagged", action="store_true",
+                       help="leave out responses flagged as suspicious")
+    score.add_argument("--json", action="store_true", help="print JSON (full precision)")
+    score.set_defaults(handler=_score)
+
+    compare = commands.add_parser(
+        "compare", help="change against the previous period or a year earlier, with its error",
+        description="D = T1 − T0 with SE √(V1 + V0), Welch–Satterthwaite df, CI, p-value and the "
+                    "minimum detectable change; without --unit every unit, with Benjamini–"
+                    "Hochberg adjusted p-values.")
+    compare.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]",
+                         help="questionnaire family; @VERSION picks that version where a period "
+                              "mixes versions")
+    compare.add_argument("--unit", help="unit code (default: every unit)")
+    compare.add_argument("--period", required=True, help="current period: 2024-Q3, 2024-H1, 2024")
+    compare.add_argument("--against", required=True, choices=tuple(AGAINST),
+                         help="previous period or the same period a year earlier (cùng kỳ)")
+    compare.add_argument("--level", help="confidence level (default 0.95 or SURVEY_CI_LEVEL)")
+    compare.add_argument("--power", default=DEFAULT_POWER, type=float,
+                         help="power for the minimum detectable change (default 0.8)")
+    compare.add_argument("--exclude-flagged", action="store_true",
+                         help="leave out responses flagged as suspicious")
+    compare.add_argument("--json", action="store_true", help="print JSON (full precision)")
+    compare.set_defaults(handler=_compare)
+
+    par = commands.add_parser(
+        "par", help="PAR index: appraised criteria plus the survey score, class and rank",
+        description="TABLE.csv has columns criterion,max,self,appraised (max 0 = not applicable) "
+                    "and optionally a 'total' row with the stated totals. Several tables (one "
+                    "per unit of a province-year, each with its own --survey-score) are ranked.")
+    par.add_argument("tables", nargs="+", metavar="TABLE.csv", help="appraisal table(s)")
+    par.add_argument("--survey-score", required=True, nargs="+", metavar="S",
+                     help="the survey score, one per table")
+    par.add_argument("--survey-max", default="22", help="the survey maximum (default 22)")
+    par.add_argument("--stated-total", nargs="+", metavar="T",
+                     help="the appraised maximum to use (overrides the table's total row)")
+    par.add_argument("--bands", help="classes as LABEL=LOWER,... (default Hậu Giang: "
+                                     "Xuất sắc=90,Tốt=80,Khá=65,Trung bình=50,Yếu=0)")
+    par.add_argument("--json", action="store_true", help="print JSON (one object per table)")
+    par.set_defaults(handler=_par)
+

@@ -100,7 +100,7 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
         raise LoginRefused(f"too many failed attempts: try again in {wait:.0f} s", retry_after=wait)
     user = get_user(session=session, username=username)
     valid = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    succeeded = bool(user and user.active and valid)
+    succeeded = bool(user and user.active and valid and _unit_active(session, user))
     record_login_attempt(session=session, username=username, succeeded=succeeded)
     append_audit(session=session, username=username or "?",
                  action="login" if succeeded else "login_failed")
@@ -108,6 +108,14 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
     if not succeeded:
         raise LoginRefused("wrong username or password")
     return user
+
+
+def _unit_active(session: Session, user: User) -> bool:
+    """An account of a deactivated unit cannot sign in (admins have no unit)."""
+    if user.organisation_id is None:
+        return True
+    organisation = session.get(Organisation, user.organisation_id)
+    return organisation is not None and organisation.active
 
 
 def create_user(
@@ -171,7 +179,7 @@ def scope_of(*, session: Session, user: User) -> Scope:
     """The scope of an account: admin → everything; others → their unit and everything below."""
     if user.role == "admin":
         return Scope(user.username, user.role, None)
-    if user.organisation_id is None:
+    if user.organisation_id is None or not _unit_active(session, user):
         return Scope(user.username, user.role, frozenset())
     ids = descendant_ids(session=session, organisation_id=user.organisation_id)
     return Scope(user.username, user.role, frozenset(ids))

@@ -146,3 +146,15 @@ def test_scopes_follow_the_unit_tree(tree):
     assert unit_scope.can_manage("imports") and not unit_scope.can_manage("users")
     assert scope_of(session=tree, user=province).can_manage("users")
     assert not scope_of(session=tree, user=province).can_manage("audit")
+
+
+def test_an_account_of_a_deactivated_unit_cannot_sign_in(tree):
+    create_user(session=tree, username="cuc", role="unit", organisation_code="HG02", password=PASSWORD)
+    tree.commit()
+    assert authenticate(session=tree, username="cuc", password=PASSWORD).username == "cuc"
+    from survey.storage.organisations import get_organisation
+
+    get_organisation(session=tree, code="HG02").active = False
+    tree.commit()
+    with pytest.raises(LoginRefused):
+        authenticate(session=tree, username="cuc", password=PASSWORD)

@@ -6,12 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from survey.admin import CLI_SCOPE, add_unit, import_paper_forms
 from survey.bootstrap import initialise, register_shipped_questionnaires
 from survey.cli.common import CliError, engine, print_json, session_scope
 from survey.exports import codebook_path, write_responses_csv
-from survey.importer import ImportFailed, import_responses
+from survey.importer import ImportFailed
 from survey.questionnaire import QuestionnaireError, load_questionnaire
-from survey.storage.organisations import add_organisation, list_organisations
+from survey.storage.organisations import list_organisations
 from survey.storage.questionnaires import (
     count_responses_for_version,
     get_questionnaire_version,
@@ -81,9 +82,8 @@ def _questionnaire_check(args: argparse.Namespace) -> int:
 
 def _unit_add(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        unit = add_organisation(
-            session=session, code=args.code, name=args.name, parent_code=args.parent, kind=args.kind
-        )
+        unit = add_unit(session=session, scope=CLI_SCOPE, code=args.code, name=args.name,
+                        parent_code=args.parent, kind=args.kind)
     print(f"{unit.code}: added ({unit.kind})")
     return 0
 
@@ -148,13 +148,9 @@ def _import(args: argparse.Namespace) -> int:
     with session_scope() as session:
         version = get_questionnaire_version(session=session, reference=args.questionnaire)
         try:
-            result = import_responses(
-                content,
-                path.name,
-                session=session,
-                version=version,
-                create_units=args.create_units,
-                parent_code=args.parent,
+            result = import_paper_forms(
+                session=session, scope=CLI_SCOPE, content=content, filename=path.name,
+                version=version, create_units=args.create_units, parent_code=args.parent,
             )
         except ImportFailed as exc:
             print(exc, file=sys.stderr)

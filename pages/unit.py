@@ -102,6 +102,10 @@ for column, (name_vi, name_en, change, baseline) in zip(
             st.metric(t(name_vi, name_en), "—")
         st.markdown(f"**{verdict(delta, lang=lang())}**" if baseline is not None else
                     t("_Không có số liệu kỳ so sánh._", "_No data for the comparison period._"))
+        if change is not None and change.basis == "percent":
+            st.caption(t("Hai kỳ dùng hai phiên bản phiếu khác cấu trúc: so sánh theo % điểm tối đa.",
+                         "The two periods use questionnaire versions of different structure: "
+                         "compared as % of the maximum."))
         if delta and delta.ci:
             st.caption(t(f"KTC 95% của thay đổi: {fmt_interval(*delta.ci)} · p = {fmt(delta.p_value, 3)}"
                          f" · thay đổi tối thiểu phát hiện được ≈ {fmt(delta.minimum_detectable)}",

@@ -11,7 +11,7 @@ from survey.auth import Scope, require_unit
 from survey.storage.questionnaires import list_questionnaire_versions, questionnaire_of
 from survey.storage.responses import load_responses
 
-RESPONSE_COLUMNS = ["questionnaire", "version", "unit", "unit_name", "period", "group", "channel",
+RESPONSE_COLUMNS = ["questionnaire", "unit", "unit_name", "period", "version", "group", "channel",
                     "flagged"]
 
 
@@ -24,6 +24,8 @@ def anonymised_responses(
     frames = []
     for name in families:
         responses = load_responses(session=session, family=name, unit_ids=unit_ids)
+        if responses.empty and family is None:
+            continue  # a family nobody answered adds only empty columns
         responses.insert(0, "questionnaire", name)
         frames.append(responses.drop(columns=["response_id"]))
     if not frames:

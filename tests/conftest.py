@@ -20,6 +20,22 @@ if os.environ.get("CI") and not POSTGRES_URL:
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "postgres_only: runs only with the PostgreSQL parameter of `db_url`")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked postgres_only do not run (nor show as skipped) for the SQLite parameter."""
+    keep, drop = [], []
+    for item in items:
+        param = getattr(getattr(item, "callspec", None), "params", {}).get("db_url")
+        (drop if item.get_closest_marker("postgres_only") and param == "sqlite" else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path):
     """The URL of an empty database with the schema created."""

@@ -16,6 +16,9 @@ from survey.auth import Scope, scope_of
 from survey.bootstrap import initialise
 from survey.config import settings
 from survey.db import new_session, shared_engine
+from survey.sessions import COOKIE_NAME as SESSION_COOKIE
+from survey.sessions import end_session, resume_session, token_status
+from survey.storage.sessions import revoke_staff_session
 from survey.storage.users import get_user
 
 SESSION_IDLE_SECONDS = int(os.environ.get("SURVEY_SESSION_MINUTES", "60")) * 60
@@ -81,15 +84,57 @@ def t(vi: str, en: str) -> str:
 
 
 def sign_in(username: str) -> None:
+    """Sign in for this browser tab only (the in-app fallback form and AppTest); the light
+    page /dang-nhap signs in with a server-side session that survives reloads."""
     st.session_state["auth"] = {"username": username, "last_seen": time.time()}
 
 
+def _session_cookie() -> str | None:
+    """The token of the `survey_session` cookie the browser sent with this page, if any."""
+    try:
+        return st.context.cookies.get(SESSION_COOKIE)
+    except Exception:  # noqa: BLE001 - no browser context (bare script runs)
+        return None
+
+
 def sign_out() -> None:
+    """Sign out: the server-side session (if any) is revoked and audited, the tab forgets
+    the user. The browser should then visit /dang-xuat to drop the cookie."""
+    token = _session_cookie()
+    if token:
+        with session() as db:
+            end_session(session=db, token=token)
+            db.commit()
     st.session_state.pop("auth", None)
 
 
+def _cookie_scope(token: str) -> Scope | None:
+    """The scope of the cookie's server-side session (touched), or None when it ended."""
+    with session() as db:
+        row = resume_session(session=db, token=token)
+        user = get_user(session=db, username=row.username) if row else None
+        if row is not None and (user is None or not user.active):
+            revoke_staff_session(session=db, row=row)
+            user = None
+        db.commit()
+        if user is None:
+            if token_status(session=db, token=token) in ("idle", "expired"):
+                st.session_state["signed_out_reason"] = "expired"
+            return None
+        return scope_of(session=db, user=user)
+
+
 def current_scope() -> Scope | None:
-    """The signed-in user's scope, or None (not signed in, idle too long, or deactivated)."""
+    """The signed-in user's scope, or None (not signed in, idle too long, or deactivated).
+
+    First the server-side session of the `survey_session` cookie (set by /dang-nhap;
+    revoked, expired or idle = signed out), then this tab's sign-in (session_state).
+    """
+    token = _session_cookie()
+    if token:
+        scope = _cookie_scope(token)
+        if scope is not None:
+            return scope
     auth = st.session_state.get("auth")
     if not auth:
         return None
@@ -143,6 +188,7 @@ def run_navigation() -> None:
                      f"Signed in: **{scope.username}** ({scope.role})"))
         if st.button(t("Đăng xuất", "Sign out"), icon=":material/logout:"):
             sign_out()
+            st.session_state["signed_out_reason"] = "signed_out"  # login page → /dang-xuat
             st.rerun()
     sections: dict[str, list] = {}
     first = True

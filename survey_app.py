@@ -25,6 +25,7 @@ if __name__ == "__main__":
     run_navigation()
 else:
     from survey.webform.routes import form_lifespan, form_routes
+    from survey.webform.staff_routes import staff_routes
 
-    app = st.App("survey_app.py", routes=form_routes(), lifespan=form_lifespan,
+    app = st.App("survey_app.py", routes=form_routes() + staff_routes(), lifespan=form_lifespan,
                  on_script_error=show_unexpected_error)

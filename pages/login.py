@@ -1,16 +1,45 @@
-"""Sign in (staff only; citizens answer through QR links without an account)."""
+"""Sign in (staff only; citizens answer through QR links without an account).
+
+Staff sign in on the light page /dang-nhap: it sets a server-side session cookie, so they
+stay signed in across reloads and tabs until they sign out or stay idle too long. This
+page links there. The form in the expander below is kept as a fallback that signs in
+this browser tab only (same checks, delays and audit): it works where the cookie cannot
+reach the app (a proxy that drops it, cookies blocked), and the AppTest tests use it.
+"""
 
 import streamlit as st
 
-from app_ui import session, sign_in, t
+from app_ui import lang, session, sign_in, t
 from survey.auth import LoginRefused, authenticate, set_password
 from survey.storage import StorageError
 from survey.storage.users import get_user, list_users
 
+LOGIN_URL = "/dang-nhap"
+LOGOUT_URL = "/dang-xuat"
+LINK_STYLE = ("display:inline-block;padding:.6rem 1.6rem;border-radius:.5rem;background:#1f5f8b;"
+              "color:#fff;text-decoration:none;font-weight:600")
+query = "?lang=en" if lang() == "en" else ""
+
 st.title(t("Đăng nhập", "Sign in"))
-if st.session_state.pop("signed_out_reason", None) == "expired":
+reason = st.session_state.pop("signed_out_reason", None)
+if reason == "signed_out":
+    st.success(t("Bạn đã đăng xuất.", "You have signed out."))
+    # Let /dang-xuat drop the session cookie (the session itself is already revoked).
+    st.html(f"<script>window.location.replace('{LOGOUT_URL}{query}')</script>",
+            unsafe_allow_javascript=True)
+elif reason == "expired":
     st.info(t("Phiên làm việc đã hết hạn, vui lòng đăng nhập lại.",
               "Your session expired: please sign in again."))
+
+st.markdown(
+    f'<a href="{LOGIN_URL}{query}" target="_self" id="staff-login-link" style="{LINK_STYLE}">'
+    f'{t("Đăng nhập", "Sign in")}</a>',
+    unsafe_allow_html=True,
+)
+st.caption(t("Bạn vẫn đăng nhập khi tải lại trang hay mở thêm thẻ, cho tới khi đăng xuất hoặc "
+             "không thao tác quá lâu.",
+             "You stay signed in across reloads and tabs until you sign out or stay idle "
+             "too long."))
 
 with session() as db:
     has_users = bool(list_users(session=db))
@@ -46,7 +75,9 @@ if pending:
                     st.rerun()
     st.stop()
 
-with st.form("login"):
+fallback = st.expander(t("Đăng nhập chỉ trong thẻ này (không giữ khi tải lại trang)",
+                         "Sign in for this tab only (lost when the page reloads)"))
+with fallback, st.form("login"):
     username = st.text_input(t("Tên đăng nhập", "Username"))
     password = st.text_input(t("Mật khẩu", "Password"), type="password")
     submitted = st.form_submit_button(t("Đăng nhập", "Sign in"), type="primary")

@@ -50,6 +50,7 @@ from survey.storage.questionnaires import (
     list_questionnaire_versions,
     register_questionnaire,
 )
+from survey.storage.sessions import revoke_user_sessions
 from survey.storage.users import (
     count_active_admins,
     get_user,
@@ -274,6 +275,7 @@ def reset_password(*, session: Session, scope: Scope, username: str) -> str:
         user.password_hash = hash_password(password)
         user.must_change_password = True
         session.add(user)
+        revoke_user_sessions(session=session, username=user.username)
         append_audit(session=session, username=scope.username, action="password_reset",
                      target=user.username)
     return password
@@ -309,6 +311,8 @@ def _set_user_active(session: Session, scope: Scope, username: str, active: bool
                 raise AccessDenied("you cannot deactivate your own account")
             _keep_an_admin(session, user)
         set_user_active(session=session, user=user, active=active)
+        if not active:
+            revoke_user_sessions(session=session, username=user.username)
         append_audit(session=session, username=scope.username,
                      action="user_reactivated" if active else "user_deactivated",
                      target=user.username)

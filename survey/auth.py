@@ -19,6 +19,7 @@ from survey.models import Organisation, User, utcnow
 from survey.storage import StorageError
 from survey.storage.audit import append_audit
 from survey.storage.organisations import descendant_ids, get_organisation, list_organisations
+from survey.storage.sessions import revoke_user_sessions
 from survey.storage.users import add_user, get_user, recent_login_attempts, record_login_attempt
 
 HASHER = PasswordHasher()
@@ -137,9 +138,11 @@ def create_user(
 
 
 def set_password(*, session: Session, user: User, password: str, actor: str) -> None:
+    """A new password; every open session of the account ends (sign in again)."""
     user.password_hash = hash_password(password)
     user.must_change_password = False
     session.add(user)
+    revoke_user_sessions(session=session, username=user.username)
     append_audit(session=session, username=actor, action="password_changed", target=user.username)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 CHANNELS = ("qr", "paper", "kiosk")
@@ -187,3 +187,24 @@ class AppraisalStatedTotal(SQLModel, table=True):
     unit_id: int = Field(foreign_key="organisation.id")
     year: int
     stated_maximum: float
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in staff browser. Only the SHA-256 of the cookie's random token is stored,
+    so a copy of the database cannot be used to sign in. Times are stored with their zone."""
+
+    __tablename__ = "staff_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    username: str = Field(max_length=80, index=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    last_seen_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

@@ -465,3 +465,15 @@ def test_foreign_keys_are_enforced(session, tree, v2024):
         session.commit()
     session.rollback()
     assert count(session, Response) == 0
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("Cục\x00A", "NUL"), ("x" * 301, "longer than 300"), ("   ", "must not be empty")])
+def test_unit_names_postgresql_cannot_store_are_refused_everywhere(session, name, message):
+    from survey.storage import StorageError
+    from survey.storage.organisations import add_organisation, get_organisation
+
+    with pytest.raises(StorageError, match=message):
+        add_organisation(session=session, code="HGX", name=name)
+    assert get_organisation(session=session, code="HGX") is None
+    assert get_organisation(session=session, code="HG\x00X") is None

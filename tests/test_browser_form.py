@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from live_server import LiveServer
 from sqlmodel import select
 
 from survey.bootstrap import initialise
@@ -34,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-REPO = Path(__file__).resolve().parent.parent
 SECRET = "browser-test-secret"
 
 pytestmark = [
@@ -46,45 +41,15 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_health(
-    base_url: str, server: subprocess.Popen, log: Path, seconds: float = 90
-) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the app exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"the app did not become healthy:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """The running app, and (engine, links) of two open campaigns in its database."""
     folder = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "SURVEY_DATABASE_URL": f"sqlite:///{folder / 'survey.db'}",
-        "SURVEY_DATA_DIR": str(folder / "data"),
-        "SURVEY_DEMO": "0",
-        "SURVEY_SECRET": SECRET,
-        "SURVEY_BASE_URL": base_url,
-    }
+    server = LiveServer(f"sqlite:///{folder / 'survey.db'}", folder, SECRET)
+    base_url = server.base_url
     saved = {name: os.environ.get(name) for name in ("SURVEY_SECRET", "SURVEY_BASE_URL")}
     os.environ.update(SURVEY_SECRET=SECRET, SURVEY_BASE_URL=base_url)
-    engine = make_engine(env["SURVEY_DATABASE_URL"])
+    engine = make_engine(server.database_url)
     initialise(engine, load_demo=False)
     with new_session(engine) as session:
         add_organisation(session=session, code="HG", name="Tỉnh Hậu Giang")
@@ -107,25 +72,11 @@ def app(tmp_path_factory):
             for code in ("HG01", "HG02")
         }
         session.commit()
-    log = folder / "streamlit.log"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "survey_app.py",
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
     try:
-        wait_for_health(base_url, server, log)
+        server.start()
         yield engine, links
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop()
         engine.dispose()
         for name, value in saved.items():
             if value is None:

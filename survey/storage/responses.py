@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -102,11 +102,13 @@ def store_response(
     try:
         session.add(response)
         session.flush()
-        session.add_all(
-            Answer(response_id=response.id, question_code=code, option_code=option)
+        rows = [
+            {"response_id": response.id, "question_code": code, "option_code": option}
             for code, option in answers.items()
             if option is not None
-        )
+        ]
+        if rows:  # one executemany, not an ORM object per answer (the submit path's cost)
+            session.execute(insert(Answer.__table__), rows)
         if commit:
             session.commit()
         else:

@@ -25,7 +25,7 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -76,6 +76,7 @@ RECEIPT_LENGTH = 8
 SUBMIT_PATH = "gui"  # gửi: posting to its own address keeps the browser's cached form (and key)
 FORM_CACHE_SECONDS = 300.0
 FORM_CACHE_SIZE = 2048
+BLANK_FORM_CACHE_SIZE = 512  # rendered blank forms (about 25 KB each) by campaign and language
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -84,6 +85,8 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
+# Where the rendered blank form carries its key: random, so no text of a page can hold it.
+_KEY_SLOT = "key-" + secrets.token_hex(16)
 # The form may be kept by the browser for the back button: a resubmission then
 # carries the same key and shows the same receipt instead of storing twice.
 _FORM_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}
@@ -277,6 +280,11 @@ class FormService:
         self.max_body_bytes = max_body_bytes
         self._forms: dict[int, tuple[float, CampaignForm]] = {}
         self._forms_lock = threading.Lock()
+        self._blank_pages: dict[tuple[int, str, FormLinks], tuple[CampaignForm, str]] = {}
+        # SQLite has one writer at a time: queue this process's submissions here, in
+        # order, rather than in SQLite's busy handler, which sleeps and retries (long,
+        # unfair waits under load, and a "database is locked" after its timeout).
+        self._sqlite_writes = threading.Lock()
 
     @property
     def engine(self) -> Engine:
@@ -336,8 +344,22 @@ class FormService:
         except OperationalError:
             _LOG.warning("form: database unavailable", exc_info=True)
             return message_response("unavailable", lang, place)
-        state = FormState(form_key=new_form_key(form.campaign_id, self.secret), lang=lang)
-        return _html(render_form(form.header, state, place.links), 200, _FORM_HEADERS)
+        page = self._blank_form(form, lang, place.links)
+        key = new_form_key(form.campaign_id, self.secret)
+        return _html(page.replace(_KEY_SLOT, key, 1), 200, _FORM_HEADERS)
+
+    def _blank_form(self, form: CampaignForm, lang: str, links: FormLinks) -> str:
+        """The unanswered form with a slot for its key, rendered once per campaign form."""
+        with self._forms_lock:
+            cached = self._blank_pages.get((form.campaign_id, lang, links))
+        if cached is not None and cached[0] is form:
+            return cached[1]
+        page = render_form(form.header, FormState(form_key=_KEY_SLOT, lang=lang), links)
+        with self._forms_lock:
+            if len(self._blank_pages) >= BLANK_FORM_CACHE_SIZE:
+                self._blank_pages.clear()
+            self._blank_pages[(form.campaign_id, lang, links)] = (form, page)
+        return page
 
     # -- POST /s/<token>/gui (and /s/<token>) --
 
@@ -439,7 +461,8 @@ class FormService:
     def _store(
         self, form: CampaignForm, submission: Submission, idempotency_key: str, reason: str | None
     ) -> tuple[str, bool]:
-        with new_session(self.engine) as session:
+        one_writer = self._sqlite_writes if self.engine.dialect.name == "sqlite" else nullcontext()
+        with one_writer, new_session(self.engine) as session:
             response, created = store_response(
                 session=session,
                 questionnaire_row=form.version,

@@ -223,7 +223,8 @@ MESSAGES: dict[str, Message] = {
 
 
 @cache
-def _environment() -> Environment:
+def template_environment() -> Environment:
+    """The Jinja2 environment of the light pages (autoescaped, strict)."""
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -333,7 +334,7 @@ def render_form(header: FormHeader, state: FormState, links: FormLinks = FormLin
         for g in questionnaire.groups
     ]
     return (
-        _environment()
+        template_environment()
         .get_template("form.html")
         .render(
             lang=lang,
@@ -362,7 +363,7 @@ def render_form(header: FormHeader, state: FormState, links: FormLinks = FormLin
 def render_thanks(*, receipt: str, lang: str, header: FormHeader | None = None) -> str:
     """The thank-you page with the receipt code."""
     return (
-        _environment()
+        template_environment()
         .get_template("thanks.html")
         .render(
             lang=lang,
@@ -381,7 +382,7 @@ def render_message(
     """(HTTP status, page) of an error page: what happened and what to do."""
     message = MESSAGES[kind]
     page = (
-        _environment()
+        template_environment()
         .get_template("message.html")
         .render(
             lang=lang,

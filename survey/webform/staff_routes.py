@@ -33,9 +33,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
-from functools import cache
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
@@ -56,7 +54,7 @@ from survey.models import User
 from survey.sessions import COOKIE_NAME, SessionPolicy, end_session, resume_session, start_session
 from survey.storage.users import get_user, list_users
 from survey.text import Text
-from survey.webform.render import TEMPLATES, UI, normal_lang
+from survey.webform.render import UI, normal_lang, template_environment
 from survey.webform.routes import BadSubmission, BodyTooLarge, parse_fields, read_body
 
 _LOG = logging.getLogger(__name__)
@@ -156,17 +154,6 @@ TEXT = {
         "The new password must differ from the one-time password.",
     ),
 }
-
-
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def _ui(lang: str) -> dict[str, str]:
@@ -287,7 +274,7 @@ class StaffService:
         headers: dict[str, str] | None = None,
     ) -> Outcome:
         minutes = self.policy.idle.total_seconds() / 60
-        page = _environment().get_template("staff_login.html").render(
+        page = template_environment().get_template("staff_login.html").render(
             lang=lang,
             ui=_ui(lang),
             title=TEXT["title"].get(lang),
@@ -306,7 +293,7 @@ class StaffService:
     def password_page(
         self, lang: str, nonce: str, user: User, ticket: str, *, error: str = "", status: int = 200
     ) -> Outcome:
-        page = _environment().get_template("staff_password.html").render(
+        page = template_environment().get_template("staff_password.html").render(
             lang=lang,
             ui=_ui(lang),
             title=TEXT["password_title"].get(lang),

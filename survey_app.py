@@ -26,6 +26,8 @@ if __name__ == "__main__":
 else:
     from survey.webform.routes import form_lifespan, form_routes
     from survey.webform.staff_routes import staff_routes
+    from survey.webform.tcp import disable_nagle_on_accepted_sockets
 
+    disable_nagle_on_accepted_sockets()
     app = st.App("survey_app.py", routes=form_routes() + staff_routes(), lifespan=form_lifespan,
                  on_script_error=show_unexpected_error)

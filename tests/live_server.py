@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -36,6 +37,23 @@ from survey.storage.organisations import add_organisation, get_organisation
 from survey.storage.questionnaires import get_questionnaire_version
 
 REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright drives it by path
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Browser tests run wherever Chromium is installed, and always in CI (which installs it).
+BROWSER_TEST = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+        reason="needs /usr/bin/chromium (always runs in CI)",
+    ),
+]
 UNIT_CODE = "HG01"
 UNIT_NAME = "Cục Thi hành án dân sự tỉnh Hậu Giang"
 

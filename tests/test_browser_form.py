@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
-from live_server import LiveServer
+from live_server import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS, LiveServer
 from sqlmodel import select
 
 from survey.bootstrap import initialise
@@ -21,24 +20,9 @@ from survey.links import open_campaign_link
 from survey.models import Answer, Response
 from survey.storage.organisations import add_organisation
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECRET = "browser-test-secret"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-        reason="needs /usr/bin/chromium (always runs in CI)",
-    ),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,10 @@ machine without /usr/bin/chromium that is not CI.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
-from live_server import LiveServer
+from live_server import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS, LiveServer
 from sqlmodel import select
 
 from survey.auth import create_user
@@ -23,26 +21,11 @@ from survey.models import StaffSession
 from survey.sessions import COOKIE_NAME, hash_token
 from survey.storage.audit import read_audit
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECRET = "browser-staff-test-secret"
 USERNAME, PASSWORD = "canbo.hg", "mat khau du dai 2024"
 TIMEOUT_MS = 60_000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-        reason="needs /usr/bin/chromium (always runs in CI)",
-    ),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture(scope="module")

@@ -263,28 +263,13 @@ def message_response(kind: str, lang: str = "vi", retry_at: Place | None = None)
     return _html(page, status)
 
 
-class FormService:
-    """The form's request handlers, with their engine, secret and abuse guard."""
+class ServerResources:
+    """The engine and signing secret of a set of routes, taken from the settings on first use
+    unless given (tests pass their own)."""
 
-    def __init__(
-        self,
-        *,
-        engine: Engine | None = None,
-        secret: bytes | None = None,
-        limits: AbuseLimits | None = None,
-        max_body_bytes: int = MAX_BODY_BYTES,
-    ):
+    def __init__(self, *, engine: Engine | None = None, secret: bytes | None = None):
         self._engine = engine
         self._secret = secret
-        self.guard = AbuseGuard(limits or AbuseLimits.from_env())
-        self.max_body_bytes = max_body_bytes
-        self._forms: dict[int, tuple[float, CampaignForm]] = {}
-        self._forms_lock = threading.Lock()
-        self._blank_pages: dict[tuple[int, str, FormLinks], tuple[CampaignForm, str]] = {}
-        # SQLite has one writer at a time: queue this process's submissions here, in
-        # order, rather than in SQLite's busy handler, which sleeps and retries (long,
-        # unfair waits under load, and a "database is locked" after its timeout).
-        self._sqlite_writes = threading.Lock()
 
     @property
     def engine(self) -> Engine:
@@ -297,6 +282,30 @@ class FormService:
         if self._secret is None:
             self._secret = server_secret()
         return self._secret
+
+
+class FormService(ServerResources):
+    """The form's request handlers, with their engine, secret and abuse guard."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine | None = None,
+        secret: bytes | None = None,
+        limits: AbuseLimits | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ):
+        super().__init__(engine=engine, secret=secret)
+        self.guard = AbuseGuard(limits or AbuseLimits.from_env())
+        self.max_body_bytes = max_body_bytes
+        self._forms: dict[int, tuple[float, CampaignForm]] = {}
+        self._forms_lock = threading.Lock()
+        self._blank_pages: dict[tuple[int, str, FormLinks], tuple[CampaignForm, str]] = {}
+        # SQLite has one writer at a time: queue this process's submissions here, in
+        # order, rather than in SQLite's busy handler, which sleeps and retries (long,
+        # unfair waits under load, and a "database is locked" after its timeout).
+        self._sqlite_writes = threading.Lock()
+
 
     # -- campaign lookup, with a short-lived memory of each campaign's form --
 

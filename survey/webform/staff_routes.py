@@ -48,14 +48,19 @@ from survey.auth import (
     set_password,
     verify_password,
 )
-from survey.config import server_secret, settings
-from survey.db import new_session, shared_engine
+from survey.db import new_session
 from survey.models import User
 from survey.sessions import COOKIE_NAME, SessionPolicy, end_session, resume_session, start_session
 from survey.storage.users import get_user, list_users
 from survey.text import Text
 from survey.webform.render import UI, normal_lang, template_environment
-from survey.webform.routes import BadSubmission, BodyTooLarge, parse_fields, read_body
+from survey.webform.routes import (
+    BadSubmission,
+    BodyTooLarge,
+    ServerResources,
+    parse_fields,
+    read_body,
+)
 
 _LOG = logging.getLogger(__name__)
 
@@ -188,7 +193,7 @@ class Outcome:
     headers: dict[str, str] | None = None
 
 
-class StaffService:
+class StaffService(ServerResources):
     """The sign-in pages' handlers, with their engine, secret and session policy."""
 
     def __init__(
@@ -199,25 +204,12 @@ class StaffService:
         policy: SessionPolicy | None = None,
         trust_proxy: bool | None = None,
     ):
-        self._engine = engine
-        self._secret = secret
+        super().__init__(engine=engine, secret=secret)
         self._policy = policy
         self.trust_proxy = (
             os.environ.get("SURVEY_TRUST_PROXY", "0").lower() in ("1", "true", "yes")
             if trust_proxy is None else trust_proxy
         )
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = shared_engine(settings().database_url)
-        return self._engine
-
-    @property
-    def secret(self) -> bytes:
-        if self._secret is None:
-            self._secret = server_secret()
-        return self._secret
 
     @property
     def policy(self) -> SessionPolicy:

@@ -2,7 +2,7 @@
 
 Run by `streamlit run`, this file is discovered as an ASGI app (`app` below): the
 server then serves the Streamlit pages and, beside them, the light citizen form
-(`/s/<token>`). Each Streamlit session runs this file again as `__main__`, which
+(`/s/<token>`), which a dispatcher sends past the Streamlit server's middleware. Each Streamlit session runs this file again as `__main__`, which
 draws the navigation.
 """
 
@@ -24,10 +24,13 @@ if __name__ == "__main__":
 
     run_navigation()
 else:
+    from survey.webform.dispatch import PrefixDispatch, light_app
     from survey.webform.routes import form_lifespan, form_routes
     from survey.webform.staff_routes import staff_routes
     from survey.webform.tcp import disable_nagle_on_accepted_sockets
 
     disable_nagle_on_accepted_sockets()
-    app = st.App("survey_app.py", routes=form_routes() + staff_routes(), lifespan=form_lifespan,
+    app = st.App("survey_app.py", routes=staff_routes(), lifespan=form_lifespan,
                  on_script_error=show_unexpected_error)
+    # The citizen's form (/s/...) bypasses the Streamlit server's middleware.
+    app = PrefixDispatch(app, light_app(form_routes()))

@@ -2,7 +2,8 @@
 
 Starts the real app (`streamlit run survey_app.py`) on loopback over a fresh database
 (a temporary SQLite file, or a new database on the dev PostgreSQL server), opens a
-campaign, then runs C virtual users (asyncio, one httpx.AsyncClient each). Each user,
+campaign, then runs C virtual users (asyncio, one aiohttp session with one kept-alive
+connection each, like one phone's browser). Each user,
 until N submissions have been sent, opens the form link (GET), answers every question
 and submits it with the form's hidden key (POST, expecting the 303 to the thank-you
 page). Afterwards it checks the database: exactly N responses for the campaign, each
@@ -30,8 +31,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import secrets
-import ssl
 import statistics
 import sys
 import tempfile
@@ -40,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-import httpx
+import aiohttp
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -72,38 +73,61 @@ class Results:
     finished: float = 0.0
     load_before: float = 0.0  # the machine's 1-minute load average when the run began
     posted: int = 0  # POSTs sent (answered or not)
+    client_cpu_seconds: float = 0.0  # CPU time this load generator used while measuring
+    server_cpu_seconds: float = 0.0  # CPU time the app's process used (0 for --url)
+    machine_busy_share: float = 0.0  # share of all CPUs busy while measuring
 
 
 async def virtual_user(
-    client: httpx.AsyncClient, form_path: str, remaining: list[int], results: Results
+    client: aiohttp.ClientSession, form_url: str, remaining: list[int], results: Results
 ) -> None:
     """One citizen after another on one client: GET the form, POST it fully answered."""
     while remaining[0] > 0:
         remaining[0] -= 1
         try:
             begin = time.perf_counter()
-            page = await client.get(form_path)
+            async with client.get(form_url) as page:
+                text = await page.text()
             results.get_ms.append((time.perf_counter() - begin) * 1000)
-            if page.status_code != 200:
-                results.failures.append(f"GET {page.status_code}")
+            if page.status != 200:
+                results.failures.append(f"GET {page.status}")
                 continue
-            fields = form_fields(page.text)
+            fields = form_fields(text)
             key = dict(fields)["k"]
             begin = time.perf_counter()
             results.posted += 1
-            posted = await client.post(
-                f"{form_path}/gui",
-                content=urlencode(fields),
+            async with client.post(
+                f"{form_url}/gui",
+                data=urlencode(fields),
                 headers={"content-type": "application/x-www-form-urlencoded"},
-            )
+                allow_redirects=False,
+            ) as posted:
+                await posted.read()
             results.post_ms.append((time.perf_counter() - begin) * 1000)
             receipt = receipt_of(posted.headers.get("location", ""))
-            if posted.status_code != 303 or receipt is None:
-                results.failures.append(f"POST {posted.status_code}")
+            if posted.status != 303 or receipt is None:
+                results.failures.append(f"POST {posted.status}")
                 continue
             results.receipts[key] = receipt
-        except httpx.HTTPError as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             results.failures.append(f"{type(exc).__name__}: {exc}")
+
+
+def process_cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) a process has used so far; 0 when unknown (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot (Linux /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle) / ticks, sum(values) / ticks
 
 
 async def run_load(
@@ -113,28 +137,50 @@ async def run_load(
     clients: int,
     timeout: float,
     warmup: bool = True,
+    server_pid: int | None = None,
 ) -> Results:
-    # Every client is made before the clock starts: making one (its TLS context) takes
-    # tens of milliseconds of this process's only thread, which would count as latency.
-    tls = ssl.create_default_context()
+    # Each client is one browser: one kept-alive connection. All are made before the clock
+    # starts (making one costs this process's only thread time that would count as latency).
+    form_url = base_url + form_path
     opened = [
-        httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls) for _ in range(clients)
-    ]
-    if warmup:  # a running server: its threads started, each client connected once
-        await asyncio.gather(*(client.get(form_path) for client in opened))
-    results = Results()
-    remaining = [submissions]
-    results.load_before = os.getloadavg()[0]
-    results.started = time.perf_counter()
-    try:
-        await asyncio.gather(
-            *(virtual_user(client, form_path, remaining, results) for client in opened)
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1),
+            timeout=aiohttp.ClientTimeout(total=timeout),
         )
+        for _ in range(clients)
+    ]
+    try:
+        if warmup:  # a running server: its threads started, each client connected once
+            await asyncio.gather(*(_read(client, form_url) for client in opened))
+        results = Results()
+        remaining = [submissions]
+        results.load_before = os.getloadavg()[0]
+        process = resource.getrusage(resource.RUSAGE_SELF)
+        server_before, machine_before = process_cpu_seconds(server_pid), machine_cpu_seconds()
+        results.started = time.perf_counter()
+        try:
+            await asyncio.gather(
+                *(virtual_user(client, form_url, remaining, results) for client in opened)
+            )
+        finally:
+            results.finished = time.perf_counter()
+            spent = resource.getrusage(resource.RUSAGE_SELF)
+            results.client_cpu_seconds = (spent.ru_utime - process.ru_utime) + (
+                spent.ru_stime - process.ru_stime
+            )
+            results.server_cpu_seconds = process_cpu_seconds(server_pid) - server_before
+            machine_after = machine_cpu_seconds()
+            results.machine_busy_share = (machine_after[0] - machine_before[0]) / max(
+                machine_after[1] - machine_before[1], 1e-9
+            )
     finally:
-        results.finished = time.perf_counter()
-        for client in opened:
-            await client.aclose()
+        await asyncio.gather(*(client.close() for client in opened))
     return results
+
+
+async def _read(client: aiohttp.ClientSession, url: str) -> None:
+    async with client.get(url) as page:
+        await page.read()
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -214,6 +260,12 @@ def report(args, results: Results, checks: dict) -> int:
     print(
         f"wall {seconds:.2f} s  throughput {len(results.receipts) / seconds:.1f} submissions/s "
         f"({(len(results.get_ms) + len(results.post_ms)) / seconds:.1f} requests/s)"
+    )
+    per = 1000 / max(len(results.receipts), 1)
+    print(
+        f"CPU per submission: app {results.server_cpu_seconds * per:.2f} ms, "
+        f"load generator {results.client_cpu_seconds * per:.2f} ms; "
+        f"machine busy {100 * results.machine_busy_share:.0f} % of {os.cpu_count()} CPUs"
     )
     print(latency_line("POST", results.post_ms))
     print(latency_line("GET", results.get_ms))
@@ -320,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.clients,
                 args.timeout,
                 warmup=not args.no_warmup,
+                server_pid=server.process.pid if server is not None else None,
             )
         )
         checks = verify(database_url, campaign_id, results, args.submissions)

@@ -22,13 +22,14 @@ import struct
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlmodel import Session
 
 from survey.config import server_secret, settings
 from survey.models import Campaign, Organisation, QuestionnaireVersion, utcnow
 from survey.storage import StorageError
-from survey.storage.campaigns import as_utc, get_campaign, open_campaign
+from survey.storage.campaigns import LinkState, as_utc, get_campaign, open_campaign
 from survey.storage.organisations import descendant_ids, get_organisation, list_organisations
 from survey.storage.questionnaires import get_questionnaire_version
 
@@ -136,10 +137,13 @@ def campaign_url(
     return f"{base}{FORM_PATH}{campaign_token(campaign, secret=secret)}"
 
 
+CampaignLike = TypeVar("CampaignLike", Campaign, LinkState)
+
+
 def check_campaign(
-    campaign: Campaign | None, claims: LinkClaims, *, now: datetime | None = None
-) -> Campaign:
-    """The campaign when the link is still usable; LinkError otherwise."""
+    campaign: CampaignLike | None, claims: LinkClaims, *, now: datetime | None = None
+) -> CampaignLike:
+    """The campaign (or its link state) when the link is still usable; LinkError otherwise."""
     if campaign is None:
         raise LinkError("unknown", f"campaign #{claims.campaign_id} does not exist")
     if campaign.status == "revoked":

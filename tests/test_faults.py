@@ -50,7 +50,12 @@ from starlette.testclient import TestClient
 
 from survey.db import make_engine
 from survey.webform.abuse import AbuseLimits
-from survey.webform.routes import form_key_nonce, form_routes, idempotency_key
+from survey.webform.routes import (
+    LINK_STATE_SECONDS,
+    form_key_nonce,
+    form_routes,
+    idempotency_key,
+)
 
 SECRET = "fault-test-secret"
 # One loopback address stands for many phones here: no flood refusal, no burst flags.
@@ -438,6 +443,9 @@ def test_postgres_restart_keeps_answers_and_stores_once(own_postgres, tmp_path):
             down = post(client, form_path, fields)
             assert down.status_code == 503
             check_retry_page(down.text, fields)
+            # Opening the form once the link state in memory is too old to trust: a plain
+            # "busy" page with a link to try again.
+            time.sleep(LINK_STATE_SECONDS)
             closed = client.get(form_path)
             assert closed.status_code == 503 and "Hệ thống đang bận" in closed.text
             assert 'href="' in closed.text and "Thử lại" in closed.text

@@ -25,7 +25,7 @@ from survey.storage.campaigns import (
 )
 from survey.storage.organisations import add_organisation
 from survey.storage.questionnaires import questionnaire_of
-from survey.webform import routes
+from survey.webform import routes, writer
 from survey.webform.abuse import AbuseGuard, AbuseLimits, client_address, flag_reasons
 from survey.webform.routes import form_routes
 
@@ -296,7 +296,8 @@ def test_multipart_is_refused(client, engine, campaign):
         (rotate_campaign_link, 410, "Đường dẫn đã được thay mới"),
     ],
 )
-def test_ended_campaigns_refuse_and_store_nothing(client, engine, campaign, end, status, title):
+def test_ended_campaigns_refuse_and_store_nothing(engine, campaign, end, status, title):
+    client = make_client(engine, link_state_seconds=0)  # the link state is read every time
     fields = full_answers(campaign, client.get(path_of(campaign)).text)
     with new_session(engine) as session:
         end(session=session, campaign=campaign.campaign)
@@ -304,6 +305,20 @@ def test_ended_campaigns_refuse_and_store_nothing(client, engine, campaign, end,
     for page in (client.get(path_of(campaign)), client.post(submit_path(campaign), data=fields)):
         assert page.status_code == status and title in page.text
         assert "vui lòng" in page.text.lower()  # says what to do
+    assert stored(engine) == []
+
+
+@pytest.mark.parametrize("end", [close_campaign, revoke_campaign, rotate_campaign_link])
+def test_a_link_ended_moments_ago_may_show_the_form_but_never_stores(client, engine, campaign, end):
+    """Within the link-state window the form is served from memory; the store checks the
+    campaign in the database, in the transaction of the insert."""
+    fields = full_answers(campaign, client.get(path_of(campaign)).text)
+    with new_session(engine) as session:
+        end(session=session, campaign=campaign.campaign)
+        session.commit()
+    assert client.get(path_of(campaign)).status_code == 200  # remembered for 2 s
+    refused = client.post(submit_path(campaign), data=fields)
+    assert refused.status_code == 410 and "vui lòng" in refused.text.lower()
     assert stored(engine) == []
 
 
@@ -454,7 +469,7 @@ def test_database_down_while_storing_keeps_the_answers(client, engine, campaign,
     def broken(**_):
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(routes, "store_response", broken)
+    monkeypatch.setattr(writer, "insert_new_responses", broken)
     page = client.post(submit_path(campaign), data=fields)
     assert page.status_code == 503
     assert "vui lòng thử lại" in page.text
@@ -472,7 +487,7 @@ def test_database_down_before_the_form_is_known(campaign):
 
 
 def test_database_down_on_submit_re_renders_from_memory(engine, campaign, monkeypatch):
-    client = make_client(engine)
+    client = make_client(engine, link_state_seconds=0)  # the POST asks the database
     fields = full_answers(campaign, client.get(path_of(campaign)).text)
     fields.pop("q_2.1")
 
@@ -530,8 +545,11 @@ def test_a_retry_after_the_campaign_closed_still_gets_its_receipt(client, engine
     with new_session(engine) as session:
         close_campaign(session=session, campaign=campaign.campaign)
         session.commit()
-    again = client.post(submit_path(campaign), data=fields)
+    again = client.post(submit_path(campaign), data=fields)  # refused by the writer's check
+    assert again.status_code == 200 and receipt_of(again.text) == receipt
+    strict = make_client(engine, link_state_seconds=0)  # refused before the writer
+    again = strict.post(submit_path(campaign), data=fields)
     assert again.status_code == 200 and receipt_of(again.text) == receipt
     fields["k"] = fields["k"][:20] + "A" * 12  # a key the server never gave out
-    assert client.post(submit_path(campaign), data=fields).status_code == 410
+    assert strict.post(submit_path(campaign), data=fields).status_code == 410
     assert len(stored(engine)) == 1

@@ -28,6 +28,29 @@ def get_campaign(*, session: Session, campaign_id: int) -> Campaign | None:
     return session.get(Campaign, campaign_id)
 
 
+@dataclass(frozen=True)
+class LinkState:
+    """What decides whether a campaign's link may still be used (see links.check_campaign)."""
+
+    id: int
+    status: str
+    link_generation: int
+    expires_at: datetime | None
+
+
+def link_states(*, session: Session, campaign_ids: Iterable[int]) -> dict[int, LinkState]:
+    """The link state of each of these campaigns that exists, by id; one query."""
+    wanted = set(campaign_ids)
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(
+            Campaign.id, Campaign.status, Campaign.link_generation, Campaign.expires_at
+        ).where(col(Campaign.id).in_(wanted))
+    ).all()
+    return {row[0]: LinkState(*row) for row in rows}
+
+
 def find_open_campaign(
     *, session: Session, unit_id: int, period: str, version_id: int
 ) -> Campaign | None:

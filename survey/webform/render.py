@@ -87,7 +87,21 @@ class Message:
     action: Text
 
 
+_SCAN_AGAIN = Text(
+    "Vui lòng quét lại mã QR, hoặc gõ lại đường dẫn đúng như trên áp phích.",
+    "Please scan the QR code again, or retype the link exactly as printed on the poster.",
+)
+
 MESSAGES: dict[str, Message] = {
+    "not_found": Message(
+        404,
+        Text("Không tìm thấy trang", "Page not found"),
+        Text(
+            "Địa chỉ này không dẫn tới phiếu khảo sát nào.",
+            "This address does not lead to any survey form.",
+        ),
+        _SCAN_AGAIN,
+    ),
     "tampered": Message(
         400,
         Text("Đường dẫn không hợp lệ", "This link is not valid"),
@@ -95,10 +109,7 @@ MESSAGES: dict[str, Message] = {
             "Đường dẫn khảo sát bị sai hoặc không đầy đủ.",
             "The survey link is wrong or incomplete.",
         ),
-        Text(
-            "Vui lòng quét lại mã QR, hoặc gõ lại đường dẫn đúng như trên áp phích.",
-            "Please scan the QR code again, or retype the link exactly as printed on the poster.",
-        ),
+        _SCAN_AGAIN,
     ),
     "expired": Message(
         410,

@@ -25,13 +25,13 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -43,9 +43,14 @@ from survey.links import LinkClaims, LinkError, check_campaign, read_token
 from survey.models import Campaign, QuestionnaireVersion
 from survey.questionnaire import Questionnaire
 from survey.storage import StorageError
-from survey.storage.campaigns import campaign_details, campaign_has_receipt, get_campaign
+from survey.storage.campaigns import (
+    LinkState,
+    campaign_details,
+    campaign_has_receipt,
+    get_campaign,
+)
 from survey.storage.questionnaires import questionnaire_of
-from survey.storage.responses import find_response_by_key, store_response
+from survey.storage.responses import NewResponse, find_response_by_key
 from survey.webform.abuse import (
     HONEYPOT_FIELD,
     AbuseGuard,
@@ -53,6 +58,7 @@ from survey.webform.abuse import (
     client_address,
     flag_reasons,
 )
+from survey.webform.compression import SlottedPage, accepts_gzip
 from survey.webform.render import (
     GROUP_FIELD,
     KEY_FIELD,
@@ -66,6 +72,7 @@ from survey.webform.render import (
     render_message,
     render_thanks,
 )
+from survey.webform.writer import PendingResponse, ResponseWriter
 
 _LOG = logging.getLogger(__name__)
 
@@ -75,6 +82,7 @@ RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
 RECEIPT_LENGTH = 8
 SUBMIT_PATH = "gui"  # gửi: posting to its own address keeps the browser's cached form (and key)
 FORM_CACHE_SECONDS = 300.0
+LINK_STATE_SECONDS = 2.0  # how long a campaign's link state read from the database is trusted
 FORM_CACHE_SIZE = 2048
 BLANK_FORM_CACHE_SIZE = 512  # rendered blank forms (about 25 KB each) by campaign and language
 _SECURITY_HEADERS = {
@@ -91,6 +99,8 @@ _KEY_SLOT = "key-" + secrets.token_hex(16)
 # carries the same key and shows the same receipt instead of storing twice.
 _FORM_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}
 _PAGE_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "no-store"}
+_VARY = {"Vary": "Accept-Encoding"}
+_GZIPPED = {**_VARY, "Content-Encoding": "gzip"}
 
 
 # --- keys and receipts -------------------------------------------------------------
@@ -125,8 +135,14 @@ def idempotency_key(campaign_id: int, nonce: str) -> str:
 
 
 def new_receipt() -> str:
-    """A short receipt code in an alphabet without look-alike characters."""
-    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+    """A short receipt code in an alphabet without look-alike characters: one uniform draw
+    below 31^8, written in base 31 (one call to the system's random source, not eight)."""
+    number = secrets.randbelow(len(RECEIPT_ALPHABET) ** RECEIPT_LENGTH)
+    digits = []
+    for _ in range(RECEIPT_LENGTH):
+        number, digit = divmod(number, len(RECEIPT_ALPHABET))
+        digits.append(RECEIPT_ALPHABET[digit])
+    return "".join(digits)
 
 
 def is_receipt(text: str) -> bool:
@@ -285,7 +301,14 @@ class ServerResources:
 
 
 class FormService(ServerResources):
-    """The form's request handlers, with their engine, secret and abuse guard."""
+    """The form's request handlers, with their engine, secret, abuse guard and writer.
+
+    What a campaign's form needs is kept in memory (`FORM_CACHE_SECONDS`), and so is the
+    state of its link for `link_state_seconds`: within that time a form is served without
+    asking the database. Storing always checks the link in the database, in the same
+    transaction as the insert, so a closed or revoked link never stores a response; a
+    form may at most be shown for `link_state_seconds` after its link ended.
+    """
 
     def __init__(
         self,
@@ -294,18 +317,23 @@ class FormService(ServerResources):
         secret: bytes | None = None,
         limits: AbuseLimits | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        link_state_seconds: float = LINK_STATE_SECONDS,
     ):
         super().__init__(engine=engine, secret=secret)
         self.guard = AbuseGuard(limits or AbuseLimits.from_env())
         self.max_body_bytes = max_body_bytes
+        self.link_state_seconds = link_state_seconds
         self._forms: dict[int, tuple[float, CampaignForm]] = {}
+        self._links: dict[int, tuple[float, LinkState]] = {}
         self._forms_lock = threading.Lock()
-        self._blank_pages: dict[tuple[int, str, FormLinks], tuple[CampaignForm, str]] = {}
-        # SQLite has one writer at a time: queue this process's submissions here, in
-        # order, rather than in SQLite's busy handler, which sleeps and retries (long,
-        # unfair waits under load, and a "database is locked" after its timeout).
-        self._sqlite_writes = threading.Lock()
+        self._blank_pages: dict[tuple[int, str, FormLinks], tuple[CampaignForm, SlottedPage]] = {}
+        self._writer: ResponseWriter | None = None
 
+    @property
+    def writer(self) -> ResponseWriter:
+        if self._writer is None:
+            self._writer = ResponseWriter(self.engine)
+        return self._writer
 
     # -- campaign lookup, with a short-lived memory of each campaign's form --
 
@@ -325,6 +353,7 @@ class FormService(ServerResources):
         with self._forms_lock:
             if len(self._forms) >= FORM_CACHE_SIZE:
                 self._forms.clear()
+                self._links.clear()
             self._forms[campaign.id] = (time.monotonic(), form)
         return form
 
@@ -335,35 +364,61 @@ class FormService(ServerResources):
         return cached[1] if cached else None
 
     def _open_form(self, claims: LinkClaims) -> CampaignForm:
-        """The form of the open campaign the claims name; LinkError when it is not usable."""
+        """The form of the open campaign the claims name, read from the database; LinkError
+        when the link is not usable."""
         with new_session(self.engine) as session:
-            campaign = check_campaign(
-                get_campaign(session=session, campaign_id=claims.campaign_id), claims
-            )
-            return self._form_of(session, campaign)
+            campaign = get_campaign(session=session, campaign_id=claims.campaign_id)
+            if campaign is not None:
+                state = LinkState(
+                    campaign.id, campaign.status, campaign.link_generation, campaign.expires_at
+                )
+                with self._forms_lock:
+                    self._links[campaign.id] = (time.monotonic(), state)
+            return self._form_of(session, check_campaign(campaign, claims))
+
+    def _known_form(self, claims: LinkClaims) -> CampaignForm | None:
+        """The form from memory when its link state is recent enough (LinkError when that
+        state refuses the link); None when the database must be asked."""
+        now = time.monotonic()
+        with self._forms_lock:
+            link = self._links.get(claims.campaign_id)
+            form = self._forms.get(claims.campaign_id)
+        if (
+            link is None
+            or form is None
+            or now - link[0] >= self.link_state_seconds
+            or now - form[0] >= FORM_CACHE_SECONDS
+        ):
+            return None
+        check_campaign(link[1], claims)
+        return form[1]
+
+    async def _current_form(self, claims: LinkClaims) -> CampaignForm:
+        """The form of the campaign, from memory or (in a worker thread) the database."""
+        known = self._known_form(claims)
+        return known if known is not None else await run_in_threadpool(self._open_form, claims)
 
     # -- GET /s/<token> --
 
-    def _show(self, token: str, lang: str, place: Place) -> Response:
-        try:
-            claims = read_token(token, secret=self.secret)
-            form = self._open_form(claims)
-        except LinkError as exc:
-            return message_response(exc.reason, lang)
-        except OperationalError:
-            _LOG.warning("form: database unavailable", exc_info=True)
-            return message_response("unavailable", lang, place)
+    def _form_page(self, form: CampaignForm, lang: str, place: Place, request: Request) -> Response:
+        """The blank form with a fresh key, gzip-compressed when the browser takes it."""
         page = self._blank_form(form, lang, place.links)
         key = new_form_key(form.campaign_id, self.secret)
-        return _html(page.replace(_KEY_SLOT, key, 1), 200, _FORM_HEADERS)
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
+            return Response(
+                page.gzipped(key), 200, {**_FORM_HEADERS, **_GZIPPED}, media_type="text/html"
+            )
+        return Response(page.plain(key), 200, {**_FORM_HEADERS, **_VARY}, media_type="text/html")
 
-    def _blank_form(self, form: CampaignForm, lang: str, links: FormLinks) -> str:
+    def _blank_form(self, form: CampaignForm, lang: str, links: FormLinks) -> SlottedPage:
         """The unanswered form with a slot for its key, rendered once per campaign form."""
         with self._forms_lock:
             cached = self._blank_pages.get((form.campaign_id, lang, links))
         if cached is not None and cached[0] is form:
             return cached[1]
-        page = render_form(form.header, FormState(form_key=_KEY_SLOT, lang=lang), links)
+        page = SlottedPage(
+            render_form(form.header, FormState(form_key=_KEY_SLOT, lang=lang), links), _KEY_SLOT
+        )
         with self._forms_lock:
             if len(self._blank_pages) >= BLANK_FORM_CACHE_SIZE:
                 self._blank_pages.clear()
@@ -372,15 +427,15 @@ class FormService(ServerResources):
 
     # -- POST /s/<token>/gui (and /s/<token>) --
 
-    def _accept(
+    async def _accept(
         self, token: str, body: bytes, content_type: str, address: str, lang: str, place: Place
     ) -> Response:
+        database_down = False
         try:
             claims = read_token(token, secret=self.secret)
-            database_down = False
-            form = self._open_form(claims)
+            form = await self._current_form(claims)
         except LinkError as exc:
-            return self._link_ended(exc, token, body, content_type, lang, place)
+            return await self._link_ended(exc, token, body, content_type, lang, place)
         except OperationalError:
             _LOG.warning("form: database unavailable", exc_info=True)
             form, database_down = self._remembered_form(claims.campaign_id), True
@@ -410,32 +465,53 @@ class FormService(ServerResources):
         reason = flag_reasons(
             honeypot_value=submission.honeypot, burst=self.guard.is_burst(address)
         )
+        pending = PendingResponse(claims, self._new_response(form, submission, nonce, reason))
         try:
-            receipt, created = self._store(
-                form, submission, idempotency_key(form.campaign_id, nonce), reason
-            )
+            receipt, created = await self.writer.store(pending)
+        except LinkError as exc:
+            return await self._link_ended(exc, token, body, content_type, lang, place)
         except OperationalError:
             _LOG.warning("form: could not store a response", exc_info=True)
             return self._retry(form, state, place)
-        except StorageError as exc:
+        except (StorageError, IntegrityError) as exc:
             _LOG.info("form: refused by storage for campaign #%s: %s", form.campaign_id, exc)
             return message_response("bad_request", lang)
         if created:
             self.guard.note_response(address)
-        return self._to_thanks(receipt, lang, place)
+        return self._to_thanks(receipt or "", lang, place)
+
+    @staticmethod
+    def _new_response(
+        form: CampaignForm, submission: Submission, nonce: str, reason: str | None
+    ) -> NewResponse:
+        return NewResponse(
+            unit_id=form.unit_id,
+            period=form.period,
+            questionnaire_version_id=form.version.id,
+            group_code=submission.group,
+            answers=submission.answers,
+            idempotency_key=idempotency_key(form.campaign_id, nonce),
+            channel="qr",
+            campaign_id=form.campaign_id,
+            receipt=new_receipt(),
+            flagged=reason is not None,
+            flag_reason=reason,
+        )
 
     @staticmethod
     def _to_thanks(receipt: str, lang: str, place: Place) -> Response:
         suffix = "&lang=en" if lang == "en" else ""
         return RedirectResponse(f"{place.thanks}?r={receipt}{suffix}", status_code=303)
 
-    def _link_ended(
+    async def _link_ended(
         self, error: LinkError, token: str, body: bytes, content_type: str, lang: str, place: Place
     ) -> Response:
         """The error page; but a retry of a form stored before the link ended gets its receipt."""
         if error.reason not in ("tampered", "unknown"):
             try:
-                receipt = self._earlier_receipt(token, body, content_type)
+                receipt = await run_in_threadpool(
+                    self._earlier_receipt, token, body, content_type
+                )
             except OperationalError:
                 receipt = None
             if receipt:
@@ -466,27 +542,6 @@ class FormService(ServerResources):
             notice="retry",
         )
         return _html(render_form(form.header, retry_state, place.links), 503, _FORM_HEADERS)
-
-    def _store(
-        self, form: CampaignForm, submission: Submission, idempotency_key: str, reason: str | None
-    ) -> tuple[str, bool]:
-        one_writer = self._sqlite_writes if self.engine.dialect.name == "sqlite" else nullcontext()
-        with one_writer, new_session(self.engine) as session:
-            response, created = store_response(
-                session=session,
-                questionnaire_row=form.version,
-                unit_id=form.unit_id,
-                period=form.period,
-                group_code=submission.group,
-                answers=submission.answers,
-                idempotency_key=idempotency_key,
-                channel="qr",
-                campaign_id=form.campaign_id,
-                receipt=new_receipt(),
-                flagged=reason is not None,
-                flag_reason=reason,
-            )
-            return response.receipt or "", created
 
     # -- GET /s/<token>/cam-on --
 
@@ -520,7 +575,14 @@ class FormService(ServerResources):
             return await self._submitted(request, place)
         lang = normal_lang(request.query_params.get("lang"))
         try:
-            return await run_in_threadpool(self._show, token, lang, place)
+            claims = read_token(token, secret=self.secret)
+            form = await self._current_form(claims)
+            return self._form_page(form, lang, place, request)
+        except LinkError as exc:
+            return message_response(exc.reason, lang)
+        except OperationalError:
+            _LOG.warning("form: database unavailable", exc_info=True)
+            return message_response("unavailable", lang, place)
         except Exception:
             _LOG.exception("form: unexpected error")
             return message_response("error", lang, place)
@@ -550,14 +612,16 @@ class FormService(ServerResources):
             if self.guard.note_submission(address):
                 return message_response("flood", lang)
             content_type = request.headers.get("content-type", "")
-            return await run_in_threadpool(
-                self._accept, token, body, content_type, address, lang, place
-            )
+            return await self._accept(token, body, content_type, address, lang, place)
         except ClientDisconnect:
             return Response(status_code=400)
         except Exception:
             _LOG.exception("form: unexpected error")
             return message_response("error", lang)
+
+    async def not_found(self, request: Request) -> Response:
+        """Any other address under /s/: a plain page, not the staff app."""
+        return message_response("not_found", normal_lang(request.query_params.get("lang")))
 
     async def thanks(self, request: Request) -> Response:
         lang = normal_lang(request.query_params.get("lang"))
@@ -576,10 +640,15 @@ def form_routes(
     secret: bytes | None = None,
     limits: AbuseLimits | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    link_state_seconds: float = LINK_STATE_SECONDS,
 ) -> list[Route]:
     """The form's routes; by default on the app's database and server secret."""
     service = FormService(
-        engine=engine, secret=secret, limits=limits, max_body_bytes=max_body_bytes
+        engine=engine,
+        secret=secret,
+        limits=limits,
+        max_body_bytes=max_body_bytes,
+        link_state_seconds=link_state_seconds,
     )
     return [
         Route("/s/{token}", service.form, methods=["GET", "POST"], name="survey_form"),
@@ -590,6 +659,7 @@ def form_routes(
             name="survey_submit",
         ),
         Route("/s/{token}/cam-on", service.thanks, methods=["GET"], name="survey_thanks"),
+        Route("/s/{rest:path}", service.not_found, name="survey_not_found"),
     ]
 
 

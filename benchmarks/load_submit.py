@@ -11,8 +11,9 @@ with every question answered, each receipt seen by a client stored, no duplicate
 
 Prints the throughput and the p50/p95/p99 latency of the POST and of the GET; exits
 with 1 when a submission was lost, duplicated or refused. Before the clock starts each
-client opens the form once (a running server: threads started, connections open;
---no-warmup measures from a cold start). The clients send without pause, so at 50
+client submits one form of a separate warm-up campaign and opens the measured form once
+(a running server: threads started, connections open, statements prepared; the measured
+campaign holds only the measured submissions; --no-warmup measures from a cold start). The clients send without pause, so at 50
 clients this is a saturation test: latency there is about clients / throughput.
 
     python benchmarks/load_submit.py --submissions 500 --clients 50 --database sqlite
@@ -136,9 +137,11 @@ async def run_load(
     submissions: int,
     clients: int,
     timeout: float,
-    warmup: bool = True,
+    warmup_path: str | None = None,
     server_pid: int | None = None,
 ) -> Results:
+    """Run the clients; with `warmup_path` (a warm-up campaign's form), each client first
+    submits that form once and opens the measured one, before the clock starts."""
     # Each client is one browser: one kept-alive connection. All are made before the clock
     # starts (making one costs this process's only thread time that would count as latency).
     form_url = base_url + form_path
@@ -150,9 +153,14 @@ async def run_load(
         for _ in range(clients)
     ]
     try:
-        if warmup:  # a running server: its threads started, each client connected once
-            await asyncio.gather(*(_read(client, form_url) for client in opened))
         results = Results()
+        if warmup_path:  # a running server: threads started, connections open
+            warm = Results()
+            await asyncio.gather(
+                *(virtual_user(client, base_url + warmup_path, [1], warm) for client in opened)
+            )
+            await asyncio.gather(*(_read(client, form_url) for client in opened))
+            results.failures += [f"warm-up {failure}" for failure in warm.failures]
         remaining = [submissions]
         results.load_before = os.getloadavg()[0]
         process = resource.getrusage(resource.RUSAGE_SELF)
@@ -317,8 +325,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-warmup",
         action="store_true",
-        help="measure from a cold start (by default each client first opens the form once, "
-        "unmeasured)",
+        help="measure from a cold start (by default each client first submits a warm-up "
+        "campaign's form once and opens the measured form, unmeasured)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary database")
     args = parser.parse_args(argv)
@@ -350,6 +358,13 @@ def main(argv: list[str] | None = None) -> int:
             unit_name="Đơn vị thử tải",
             questionnaire=QUESTIONNAIRE,
         )
+        _warmup_id, warmup_path = open_form_campaign(
+            database_url,
+            secret,
+            unit_code=unit_code + "W",
+            unit_name="Đơn vị khởi động",
+            questionnaire=QUESTIONNAIRE,
+        )
         if args.url:
             base_url = args.url.rstrip("/")
         else:
@@ -371,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.submissions,
                 args.clients,
                 args.timeout,
-                warmup=not args.no_warmup,
+                warmup_path=None if args.no_warmup else warmup_path,
                 server_pid=server.process.pid if server is not None else None,
             )
         )

@@ -131,7 +131,11 @@ class Scale:
     options: tuple[Option, ...]
 
     def option(self, code: str) -> Option | None:
-        return next((o for o in self.options if o.code == code), None)
+        return self._options_by_code.get(code)
+
+    @cached_property
+    def _options_by_code(self) -> dict[str, Option]:
+        return {o.code: o for o in self.options}
 
     @property
     def has_unscored(self) -> bool:

@@ -9,6 +9,7 @@ import secrets
 import sys
 import urllib.error
 import urllib.request
+import zlib
 
 import pytest
 from hypothesis import given
@@ -17,6 +18,7 @@ from live_server import REPO, LiveServer, form_fields, open_form_campaign
 
 from survey.webform.compression import SlottedPage, accepts_gzip
 from survey.webform.dispatch import PrefixDispatch
+from survey.webform.randomness import RandomPool
 
 SECRET = "delivery-test-secret"
 
@@ -68,6 +70,41 @@ def test_the_same_slotted_page_serves_many_values():
 def test_a_page_without_its_slot_is_refused():
     with pytest.raises(ValueError, match="slot"):
         SlottedPage("<p>no slot here</p>", "SLOT")
+
+
+def test_edges_of_a_slotted_page():
+    for head, tail in (("", ""), ("", "<p>tail</p>"), ("<p>head</p>", "")):
+        page = SlottedPage(head + "SLOT" + tail, "SLOT")
+        for value in ("", "k" * 65535):
+            body = page.gzipped(value)
+            assert gzip.decompress(body) == (head + value + tail).encode()
+            assert zlib.decompress(body, 47) == (head + value + tail).encode()  # zlib's reader
+    with pytest.raises(ValueError, match="too long"):
+        SlottedPage("aSLOTb", "SLOT").gzipped("k" * 65536)
+
+
+# --- randomness ------------------------------------------------------------------------
+
+
+def test_random_pool_never_hands_out_the_same_bytes_twice():
+    pool = RandomPool(chunk_bytes=64)
+    taken = [pool.take(15) for _ in range(200)]  # crosses many refills
+    assert all(len(piece) == 15 for piece in taken)
+    assert len(set(taken)) == 200
+    assert len(pool.take(100)) == 100  # more than a chunk at once
+
+
+def test_random_pool_integers_are_in_range_and_spread():
+    pool = RandomPool()
+    assert {pool.below(1) for _ in range(20)} == {0}
+    draws = [pool.below(31) for _ in range(31_000)]
+    counts = [draws.count(value) for value in range(31)]
+    assert min(draws) == 0 and max(draws) == 30
+    assert min(counts) > 800 and max(counts) < 1200  # about 1000 each (6 sd: ~190)
+    big = [pool.below(31**8) for _ in range(2000)]
+    assert max(big) < 31**8 and max(big) > 31**8 * 0.99 and min(big) < 31**8 * 0.01
+    with pytest.raises(ValueError):
+        pool.below(0)
 
 
 # --- dispatch --------------------------------------------------------------------------

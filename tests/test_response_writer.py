@@ -17,8 +17,9 @@ from survey.db import new_session
 from survey.links import LinkClaims, LinkError, open_campaign_link
 from survey.models import Answer, QuestionnaireVersion, Response, utcnow
 from survey.storage.campaigns import close_campaign, link_states, revoke_campaign
+from survey.storage.new_responses import NewResponse, insert_new_responses
 from survey.storage.organisations import add_organisation
-from survey.storage.responses import NewResponse, insert_new_responses, store_response
+from survey.storage.responses import store_response
 from survey.webform.writer import PendingResponse, ResponseWriter
 
 ANSWERS = {"1.1": "A", "1.2": "B", "2.1": "C"}

@@ -43,7 +43,7 @@ def link_states(*, session: Session, campaign_ids: Iterable[int]) -> dict[int, L
     wanted = set(campaign_ids)
     if not wanted:
         return {}
-    rows = session.exec(
+    rows = session.connection().execute(  # Core, not ORM: this runs for every form batch
         select(
             Campaign.id, Campaign.status, Campaign.link_generation, Campaign.expires_at
         ).where(col(Campaign.id).in_(wanted))

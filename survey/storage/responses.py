@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
-from sqlalchemy import func, insert, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,7 +16,6 @@ from survey.models import (
     Organisation,
     QuestionnaireVersion,
     Response,
-    utcnow,
 )
 from survey.periods import parse_quarter
 from survey.questionnaire import Questionnaire
@@ -126,112 +122,6 @@ def store_response(
             raise
         return existing, False
     return response, True
-
-
-@dataclass(frozen=True)
-class NewResponse:
-    """A checked response to insert: the values of its row and its answers."""
-
-    unit_id: int
-    period: str
-    questionnaire_version_id: int
-    group_code: str | None
-    answers: Mapping[str, str]
-    idempotency_key: str
-    channel: str
-    campaign_id: int | None = None
-    receipt: str | None = None
-    flagged: bool = False
-    flag_reason: str | None = None
-
-
-_INSERT_BY_DIALECT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-
-
-def insert_new_responses(
-    *, session: Session, responses: Sequence[NewResponse]
-) -> dict[str, tuple[str | None, bool]]:
-    """Insert, in the session's transaction (the caller commits), the responses whose
-    idempotency key is not stored yet, with their answers; {key: (receipt, created)} for
-    every key, the stored receipt for one already there.
-
-    Three statements whatever the number of responses: the response rows with
-    ON CONFLICT (idempotency_key) DO NOTHING, the receipts of the keys already stored,
-    the answers of the new rows. A key given twice is inserted once.
-    """
-    firsts: dict[str, NewResponse] = {}
-    for item in responses:
-        firsts.setdefault(item.idempotency_key, item)
-    if not firsts:
-        return {}
-    table = Response.__table__
-    now = utcnow()
-    rows = [
-        {
-            "unit_id": item.unit_id,
-            "period": item.period,
-            "questionnaire_version_id": item.questionnaire_version_id,
-            "group_code": item.group_code or None,
-            "channel": item.channel,
-            "submitted_at": now,
-            "idempotency_key": key,
-            "receipt": item.receipt,
-            "campaign_id": item.campaign_id,
-            "import_batch_id": None,
-            "flagged": item.flagged,
-            "flag_reason": item.flag_reason,
-        }
-        for key, item in firsts.items()
-    ]
-    dialect_insert = _INSERT_BY_DIALECT[session.get_bind().dialect.name]
-    statement = (
-        dialect_insert(table)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(table.c.id, table.c.idempotency_key)
-    )
-    connection = session.connection()
-    created = {key: response_id for response_id, key in connection.execute(statement, rows).all()}
-    results: dict[str, tuple[str | None, bool]] = {
-        key: (firsts[key].receipt, True) for key in created
-    }
-    earlier = [key for key in firsts if key not in created]
-    if earlier:
-        stored = connection.execute(
-            select(table.c.idempotency_key, table.c.receipt).where(
-                table.c.idempotency_key.in_(earlier)
-            )
-        ).all()
-        results.update((key, (receipt, False)) for key, receipt in stored)
-    answers = [
-        (response_id, code, option)
-        for key, response_id in created.items()
-        for code, option in firsts[key].answers.items()
-    ]
-    if answers:
-        connection.execute(*_one_statement_insert(connection.dialect.name, answers))
-    return results
-
-
-def _one_statement_insert(dialect: str, answers: list[tuple[int, str, str]]) -> tuple:
-    """(statement, parameters) inserting all these answers in one statement.
-
-    Not an executemany: SQLite's driver releases Python's GIL around every row it steps,
-    and under load each release costs a wait for the event loop's thread to hand the GIL
-    back (hundreds of milliseconds for a thousand rows). One statement is one step: the
-    rows travel as one JSON array (SQLite) or three arrays (PostgreSQL's unnest).
-    """
-    if dialect == "sqlite":
-        return text(
-            "INSERT INTO answer (response_id, question_code, option_code) "
-            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-            "json_extract(value, '$[2]') FROM json_each(:rows)"
-        ), {"rows": json.dumps(answers, ensure_ascii=False)}
-    ids, questions, options = (list(column) for column in zip(*answers, strict=True))
-    return text(
-        "INSERT INTO answer (response_id, question_code, option_code) "
-        "SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:questions AS varchar[]), "
-        "CAST(:options AS varchar[]))"
-    ), {"ids": ids, "questions": questions, "options": options}
 
 
 def response_counts(*, session: Session, unit_ids: Iterable[int] | None = None) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from survey.db import new_session
 from survey.links import LinkClaims, LinkError, check_campaign
 from survey.storage.campaigns import link_states
-from survey.storage.responses import NewResponse, insert_new_responses
+from survey.storage.new_responses import NewResponse, insert_new_responses
 
 _LOG = logging.getLogger(__name__)
 

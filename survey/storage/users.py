@@ -34,19 +34,28 @@ def add_user(
         raise StorageError(f"role {role!r}: use {', '.join(ROLES)}")
     if get_user(session=session, username=username):
         raise StorageError(f"user {username} already exists")
-    organisation_id = None
-    if role != "admin":
-        if not organisation_code:
-            raise StorageError(f"role {role} needs a unit (--unit CODE)")
-        organisation = get_organisation(session=session, code=organisation_code)
-        if organisation is None:
-            raise StorageError(f"unit {organisation_code} does not exist")
-        organisation_id = organisation.id
+    organisation_id = _unit_of_role(session, role, organisation_code, must_be_active=False)
     user = User(username=username, password_hash=password_hash, role=role,
                 organisation_id=organisation_id)
     session.add(user)
     session.flush()
     return user
+
+
+def _unit_of_role(
+    session: Session, role: str, organisation_code: str | None, *, must_be_active: bool
+) -> int | None:
+    """The id of the unit an account of `role` is attached to (None for an admin)."""
+    if role == "admin":
+        return None
+    if not organisation_code:
+        raise StorageError(f"role {role} needs a unit (--unit CODE)")
+    organisation = get_organisation(session=session, code=organisation_code)
+    if organisation is None:
+        raise StorageError(f"unit {organisation_code} does not exist")
+    if must_be_active and not organisation.active:
+        raise StorageError(f"unit {organisation_code} is deactivated")
+    return organisation.id
 
 
 def record_login_attempt(*, session: Session, username: str, succeeded: bool) -> None:
@@ -73,16 +82,7 @@ def set_user_role(
     """Give an account a new role and unit; an admin has no unit, the other roles need one."""
     if role not in ROLES:
         raise StorageError(f"role {role!r}: use {', '.join(ROLES)}")
-    organisation_id = None
-    if role != "admin":
-        if not organisation_code:
-            raise StorageError(f"role {role} needs a unit (--unit CODE)")
-        organisation = get_organisation(session=session, code=organisation_code)
-        if organisation is None:
-            raise StorageError(f"unit {organisation_code} does not exist")
-        if not organisation.active:
-            raise StorageError(f"unit {organisation_code} is deactivated")
-        organisation_id = organisation.id
+    organisation_id = _unit_of_role(session, role, organisation_code, must_be_active=True)
     user.role = role
     user.organisation_id = organisation_id
     session.add(user)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,32 +28,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the shared live-server helper
+
+from live_server import CHROMIUM_ARGS, free_port  # noqa: E402
 
 from survey.bootstrap import initialise  # noqa: E402
 from survey.db import make_engine, new_session  # noqa: E402
 from survey.links import open_campaign_link  # noqa: E402
 from survey.storage.organisations import add_organisation  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SLOW_PHONE_NETWORK = {
     "offline": False,
     "latency": 150,  # ms
     "downloadThroughput": 1_600_000 / 8,  # bytes per second
     "uploadThroughput": 750_000 / 8,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def prepare_database(url: str, base_url: str) -> str:

@@ -39,9 +39,15 @@ from survey import models  # noqa: F401  (registers the tables)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_CUSTOM_MAGIC = b"PGDMP"
 # A backup must hold these tables; tables added to the schema later are created empty on restore,
-# so a backup made before an upgrade still restores.
-REQUIRED_TABLES = ("organisation", "questionnaire_version", "campaign", "import_batch", "response",
-                   "answer")
+# so a backup made before an upgrade still restores. A backup of the first release (no Alembic
+# revision table) also holds its answers table; it is migrated after the restore.
+REQUIRED_TABLES = ("organisation", "questionnaire_version", "campaign", "import_batch", "response")
+FIRST_RELEASE_TABLES = (*REQUIRED_TABLES, "answer")
+
+
+def required_tables(tables: set[str]) -> tuple[str, ...]:
+    """The tables a backup holding `tables` must have (more for a first-release backup)."""
+    return REQUIRED_TABLES if "alembic_version" in tables else FIRST_RELEASE_TABLES
 PG_LOCK_TIMEOUT = "60s"  # a restore waits this long for the app's locks, then fails cleanly
 
 # libpq URL query parameters passed on as environment variables.
@@ -319,10 +325,10 @@ def _check_sqlite_backup(copy: Path, shown: Path) -> None:
                     "SELECT name FROM sqlite_master WHERE type = 'table'"
                 )
             }
-            problems = [f"table {table} is missing" for table in REQUIRED_TABLES
+            problems = [f"table {table} is missing" for table in required_tables(tables)
                         if table not in tables]
             for table, columns in schema_tables().items():
-                if table not in tables:
+                if table not in tables or "alembic_version" not in tables:  # migrated later
                     continue
                 present = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
                 missing = sorted(columns - present)
@@ -441,7 +447,7 @@ def _check_pg_backup(url: URL, source: Path) -> set[str]:
         [_pg_tool("pg_restore"), "--list", str(source)], _pg_environment(url), f"reading {source}"
     )
     tables = set(re.findall(r"^\d+; \d+ \d+ TABLE \S+ (\S+) ", listing, flags=re.MULTILINE))
-    missing = [table for table in REQUIRED_TABLES if table not in tables]
+    missing = [table for table in required_tables(tables) if table not in tables]
     if missing:
         raise BackupError(
             f"{source} is not a backup of survey: table(s) {', '.join(missing)} are missing"
@@ -461,6 +467,9 @@ def _drop_tables_newer_than(url: str, tables_in_backup: set[str]) -> None:
     engine = make_engine(url)
     try:
         present = set(inspect(engine).get_table_names())
+        if "alembic_version" in present and "alembic_version" not in tables_in_backup:
+            with engine.begin() as connection:  # a first-release backup: migrated after restore
+                connection.exec_driver_sql("DROP TABLE alembic_version")
         newer = [table for table in SQLModel.metadata.sorted_tables
                  if table.name in present and table.name not in tables_in_backup]
         if not newer:

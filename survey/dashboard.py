@@ -24,7 +24,7 @@ from survey.periods import Period, parse_period
 from survey.questionnaire import Questionnaire
 from survey.scoring import DomainScore, score_domains
 from survey.storage.questionnaires import list_questionnaire_versions, questionnaire_of
-from survey.storage.responses import load_responses
+from survey.storage.responses import append_responses, load_responses
 from survey.text import format_number
 
 CHANGE_TOLERANCE = 0.005  # changes smaller than this show as "no change" (2-decimal display)
@@ -94,7 +94,7 @@ def _full_source(*, session: Session, family: str, include_flagged: bool) -> Sco
             added = fingerprint[0] - cached[0][0]
             if _new_rows_since(session, cached[0][1]) == added:
                 old = cached[1].responses
-                appended = new if old.empty else pd.concat([old, new], ignore_index=True)
+                appended = append_responses(old, new)
         responses = appended if appended is not None else load_responses(
             session=session, family=family, include_flagged=include_flagged)
         source = ScoreSource(family, responses, versions)

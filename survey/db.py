@@ -44,9 +44,79 @@ def make_engine(url: str | None = None) -> Engine:
                          connect_args={"options": "-c timezone=UTC"})
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet (safe to run twice)."""
-    SQLModel.metadata.create_all(engine)
+BASELINE_REVISION = "0001_baseline"
+
+
+def _alembic_config(connection):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "survey:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None: no schema, or made before migrations)."""
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def create_schema(engine: Engine) -> str:
+    """Bring the database to the current schema; what was done: 'created', 'migrated' or
+    'current'. Safe to run on every start and from several processes.
+
+    * An empty database gets every table at once (the models' metadata, which a test keeps
+      equal to the migrations' result) and is stamped at the newest revision.
+    * A database made by Alembic is upgraded to the newest revision.
+    * A database made by the first release (tables, no revision) is stamped at the baseline
+      revision, then upgraded: its data are migrated, nothing is lost.
+    """
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    with engine.begin() as connection:
+        # One process migrates at a time, and a failed migration leaves nothing behind: on
+        # SQLite the driver would run DDL outside any transaction, so begin one explicitly.
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(726017)")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        config = _alembic_config(connection)
+        head = ScriptDirectory.from_config(config).get_current_head()
+        tables = set(inspect(connection).get_table_names())
+        if "alembic_version" in tables:
+            from alembic.migration import MigrationContext
+
+            if MigrationContext.configure(connection).get_current_revision() == head:
+                outcome = "current"
+            else:
+                command.upgrade(config, "head")
+                outcome = "migrated"
+            # A restored backup may lack tables its revision has: they are created empty.
+            SQLModel.metadata.create_all(connection)
+            return outcome
+        if "response" in tables:
+            # Made before migrations: the first release's schema (its answers in rows). A
+            # database whose revision table alone was lost already has the compact column.
+            columns = {column["name"] for column in inspect(connection).get_columns("response")}
+            command.stamp(config, "head" if "answers" in columns else BASELINE_REVISION)
+            command.upgrade(config, "head")
+            return "migrated"
+        SQLModel.metadata.create_all(connection)
+        command.stamp(config, "head")
+        return "created"
+
+
+def drop_schema(engine: Engine) -> None:
+    """Drop every table of the schema and the revision mark (tests and empty restores)."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS answer")  # the first release's
+        SQLModel.metadata.drop_all(connection)
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
 
 def new_session(engine: Engine) -> Session:

@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import UTC
 
 import numpy as np
-from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
+from survey.answer_codes import codec_of
 from survey.db import new_session
-from survey.models import Answer, Response
 from survey.periods import parse_quarter
 from survey.storage.appraisals import save_appraisal
+from survey.storage.new_responses import NewResponse, insert_new_responses
 from survey.storage.organisations import add_organisation
 from survey.storage.questionnaires import get_questionnaire_version, questionnaire_of
 
@@ -75,6 +75,7 @@ def load_demo_data(engine: Engine, seed: int = 2024) -> int:
                 session=session, reference=f"{FAMILY}@{quarter[:4]}"
             )
             questionnaire = questionnaire_of(version_row)
+            codec = codec_of(questionnaire)
             codes = list(questionnaire.question_codes)
             difficulty = rng.normal(0.0, 0.05, len(codes))
             start = parse_quarter(quarter)
@@ -87,32 +88,21 @@ def load_demo_data(engine: Engine, seed: int = 2024) -> int:
                 groups = rng.choice(list(GROUP_MIX), size=n, p=list(GROUP_MIX.values()))
                 channels = np.where(rng.random(n) < PAPER_SHARE, "paper", "qr")
                 minutes = rng.integers(0, 90 * 24 * 60, n)
-                rows = [
-                    {
-                        "unit_id": units[code].id,
-                        "period": quarter,
-                        "questionnaire_version_id": version_row.id,
-                        "group_code": str(groups[i]),
-                        "channel": str(channels[i]),
-                        "submitted_at": (quarter_start + np.timedelta64(int(minutes[i]), "m"))
-                        .astype("datetime64[us]")
-                        .item()
-                        .replace(tzinfo=UTC),
-                        "idempotency_key": f"demo:{code}:{quarter}:{i}",
-                    }
+                encoded = codec.encode_table(dict(zip(codes, options.T, strict=True)), n)
+                insert_new_responses(session=session, responses=[
+                    NewResponse(
+                        unit_id=units[code].id,
+                        period=quarter,
+                        questionnaire_version_id=version_row.id,
+                        group_code=str(groups[i]),
+                        answers=encoded[i].tobytes(),
+                        idempotency_key=f"demo:{code}:{quarter}:{i}",
+                        channel=str(channels[i]),
+                        submitted_at=(quarter_start + np.timedelta64(int(minutes[i]), "m"))
+                        .astype("datetime64[us]").item().replace(tzinfo=UTC),
+                    )
                     for i in range(n)
-                ]
-                ids = session.execute(
-                    insert(Response).returning(Response.id, sort_by_parameter_order=True), rows
-                ).scalars().all()
-                session.execute(
-                    insert(Answer),
-                    [
-                        {"response_id": rid, "question_code": qc, "option_code": str(opt)}
-                        for rid, row_options in zip(ids, options, strict=True)
-                        for qc, opt in zip(codes, row_options, strict=True)
-                    ],
-                )
+                ])
                 stored += n
         _load_appraisals(session, units, rng)
         session.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 CHANNELS = ("qr", "paper", "kiosk")
@@ -95,14 +95,9 @@ class Response(SQLModel, table=True):
     import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
     flagged: bool = False
     flag_reason: str | None = Field(default=None, max_length=200)
-
-
-class Answer(SQLModel, table=True):
-    """One answer: the option code chosen on one question of a response."""
-
-    response_id: int = Field(foreign_key="response.id", primary_key=True, ondelete="CASCADE")
-    question_code: str = Field(max_length=40, primary_key=True)
-    option_code: str = Field(max_length=40)
+    # Every answer in one compact value: one byte per question of the version (see
+    # survey/answer_codes.py for the layout).
+    answers: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
 
 
 ROLES = ("admin", "province", "unit")

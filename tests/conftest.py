@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlmodel import SQLModel
 
-from survey.db import create_schema, make_engine, new_session
+from survey.db import create_schema, drop_schema, make_engine, new_session
 
 POSTGRES_URL = os.environ.get("SURVEY_TEST_POSTGRES_URL")
 if os.environ.get("CI") and not POSTGRES_URL:
@@ -44,7 +43,7 @@ def db_url(request, tmp_path):
     else:
         url = POSTGRES_URL
         engine = make_engine(url)
-        SQLModel.metadata.drop_all(engine)
+        drop_schema(engine)
         engine.dispose()
     engine = make_engine(url)
     create_schema(engine)

@@ -25,16 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func
 from sqlmodel import select
 
 from survey.bootstrap import initialise
 from survey.db import make_engine, new_session
 from survey.links import campaign_token
-from survey.models import Answer, Response
+from survey.models import Response
 from survey.storage.campaigns import open_campaign
 from survey.storage.organisations import add_organisation, get_organisation
 from survey.storage.questionnaires import get_questionnaire_version
+from survey.storage.responses import answers_by_response
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright drives it by path
@@ -237,31 +237,21 @@ class StoredState:
 
 
 def stored_state(engine, campaign_id: int) -> StoredState:
-    """One query for the campaign (one snapshot, so a concurrent store cannot split it)."""
+    """One query for the campaign (one snapshot, so a concurrent store cannot split it).
+    Answers live in the response row, so none can be orphaned: `orphan_answers` is 0 by
+    construction of the schema."""
     with new_session(engine) as session:
         rows = session.exec(
-            select(
-                Response.id,
-                Response.idempotency_key,
-                Response.receipt,
-                Response.group_code,
-                func.count(Answer.response_id),
-            )
-            .outerjoin(Answer, Answer.response_id == Response.id)
+            select(Response.id, Response.idempotency_key, Response.receipt, Response.group_code,
+                   Response.answers)
             .where(Response.campaign_id == campaign_id)
-            .group_by(Response.id, Response.idempotency_key, Response.receipt, Response.group_code)
         ).all()
-        orphans = session.exec(
-            select(func.count())
-            .select_from(Answer)
-            .outerjoin(Response, Response.id == Answer.response_id)
-            .where(Response.id.is_(None))
-        ).one()
     return StoredState(
-        receipts={key: receipt for _id, key, receipt, _group, _count in rows},
-        answer_counts={response_id: count for response_id, *_, count in rows},
-        orphan_answers=orphans,
-        groups={response_id: group for response_id, _key, _receipt, group, _count in rows},
+        receipts={key: receipt for _id, key, receipt, _group, _answers in rows},
+        answer_counts={response_id: sum(1 for b in answers if b)
+                       for response_id, *_, answers in rows},
+        orphan_answers=0,
+        groups={response_id: group for response_id, _key, _receipt, group, _answers in rows},
     )
 
 
@@ -280,20 +270,9 @@ def stored_forms(engine, campaign_id: int) -> dict[str, StoredForm]:
     so one snapshot even while submissions are being stored)."""
     with new_session(engine) as session:
         rows = session.exec(
-            select(
-                Response.id,
-                Response.idempotency_key,
-                Response.receipt,
-                Response.group_code,
-                Answer.question_code,
-                Answer.option_code,
-            )
-            .outerjoin(Answer, Answer.response_id == Response.id)
+            select(Response.id, Response.idempotency_key, Response.receipt, Response.group_code)
             .where(Response.campaign_id == campaign_id)
         ).all()
-    forms: dict[str, StoredForm] = {}
-    for response_id, key, receipt, group, question, option in rows:
-        form = forms.setdefault(key, StoredForm(response_id, receipt, group, {}))
-        if question is not None:
-            form.answers[question] = option
-    return forms
+        answers = answers_by_response(session=session, response_ids=[row[0] for row in rows])
+    return {key: StoredForm(response_id, receipt, group, answers.get(response_id, {}))
+            for response_id, key, receipt, group in rows}

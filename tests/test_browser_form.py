@@ -17,8 +17,9 @@ from sqlmodel import select
 from survey.bootstrap import initialise
 from survey.db import make_engine, new_session
 from survey.links import open_campaign_link
-from survey.models import Answer, Response
+from survey.models import Response
 from survey.storage.organisations import add_organisation
+from survey.storage.responses import answers_by_response
 
 SECRET = "browser-test-secret"
 
@@ -86,8 +87,7 @@ def responses_of(engine, campaign_id: int) -> list[Response]:
 
 def answers_of(engine, response_id: int) -> dict[str, str]:
     with new_session(engine) as session:
-        rows = session.exec(select(Answer).where(Answer.response_id == response_id))
-        return {row.question_code: row.option_code for row in rows}
+        return answers_by_response(session=session, response_ids=[response_id])[response_id]
 
 
 def answer_everything(page, option_index: int = 1) -> int:

@@ -31,8 +31,9 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from survey.db import make_engine, new_session
-from survey.models import Answer, Response
+from survey.models import Response
 from survey.questionnaire import load_questionnaire, shipped_questionnaire_paths
+from survey.storage.responses import answers_by_response
 from survey.webform.abuse import AbuseLimits
 from survey.webform.routes import (
     MAX_BODY_BYTES,
@@ -170,7 +171,7 @@ class FormUnderTest:
     def counts(self) -> tuple[int, int]:
         with new_session(self.engine) as session:
             responses = session.exec(select(func.count()).select_from(Response)).one()
-            answers = session.exec(select(func.count()).select_from(Answer)).one()
+            answers = sum(map(len, answers_by_response(session=session).values()))
         return responses, answers
 
     def stored(self, key: str) -> tuple[Response, dict[str, str]] | None:
@@ -183,12 +184,8 @@ class FormUnderTest:
             ).first()
             if response is None:
                 return None
-            answers = session.exec(
-                select(Answer.question_code, Answer.option_code).where(
-                    Answer.response_id == response.id
-                )
-            ).all()
-        return response, dict(answers)
+            answers = answers_by_response(session=session, response_ids=[response.id])
+        return response, answers[response.id]
 
     def post(self, body, content_type: str | None, *, token: str | None = None, path="gui", query=""):
         token = self.token if token is None else quote(token, safe="")

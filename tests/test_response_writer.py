@@ -6,20 +6,23 @@ import asyncio
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 
+from survey.answer_codes import codec_of
 from survey.bootstrap import register_shipped_questionnaires
 from survey.db import new_session
 from survey.links import LinkClaims, LinkError, open_campaign_link
-from survey.models import Answer, QuestionnaireVersion, Response, utcnow
+from survey.models import QuestionnaireVersion, Response, utcnow
+from survey.questionnaire import load_questionnaire
 from survey.storage.campaigns import close_campaign, link_states, revoke_campaign
 from survey.storage.new_responses import NewResponse, insert_new_responses
 from survey.storage.organisations import add_organisation
-from survey.storage.responses import store_response
+from survey.storage.responses import answers_by_response, store_response
 from survey.webform.writer import PendingResponse, ResponseWriter
 
 ANSWERS = {"1.1": "A", "1.2": "B", "2.1": "C"}
@@ -43,7 +46,13 @@ def campaigns(engine):
     return links
 
 
+CODEC_2024 = codec_of(load_questionnaire(
+    Path(__file__).resolve().parent.parent / "questionnaires" / "dtxhh-haugiang-2024.yaml"))
+
+
 def new_response(campaign, key: str, receipt: str, **changes) -> NewResponse:
+    """A response to insert; `answers` given as {question: option} and encoded here."""
+    changes["answers"] = CODEC_2024.encode(changes.get("answers", ANSWERS))
     values = dict(
         unit_id=campaign.unit_id,
         period=campaign.period,
@@ -67,10 +76,7 @@ def stored_rows(engine) -> dict[str, tuple[str | None, dict[str, str]]]:
     """{idempotency key: (receipt, {question: option})} of every stored response."""
     with new_session(engine) as session:
         responses = session.exec(select(Response)).all()
-        answers = session.exec(select(Answer)).all()
-    by_id = {row.id: {} for row in responses}
-    for answer in answers:
-        by_id[answer.response_id][answer.question_code] = answer.option_code
+        by_id = answers_by_response(session=session)
     return {row.idempotency_key: (row.receipt, by_id[row.id]) for row in responses}
 
 

@@ -38,6 +38,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from survey.answer_codes import codec_of
 from survey.config import server_secret, settings
 from survey.db import new_session, shared_engine
 from survey.links import LinkClaims, LinkError, check_campaign, read_token
@@ -196,8 +197,6 @@ def parse_submission(fields: list[tuple[str, str]], questionnaire: Questionnaire
         seen.add(name)
         code = name.removeprefix(QUESTION_PREFIX)
         if name.startswith(QUESTION_PREFIX) and questionnaire.question(code) is not None:
-            if value and questionnaire.scale_of(code).option(value) is None:
-                raise BadSubmission(f"option {value!r} is not on the scale of question {code}")
             if value:
                 answers[code] = value
         elif name in (KEY_FIELD, LANG_FIELD, GROUP_FIELD, HONEYPOT_FIELD):
@@ -207,8 +206,11 @@ def parse_submission(fields: list[tuple[str, str]], questionnaire: Questionnaire
     if KEY_FIELD not in values:
         raise BadSubmission("the form key is missing")
     group = values.get(GROUP_FIELD) or None
-    if group is not None and questionnaire.group(group) is None:
-        raise BadSubmission(f"unknown respondent group {group!r}")
+    # The questionnaire's one validator; a missing group is the form's to ask for, not an error.
+    problems = [problem for problem in codec_of(questionnaire).problems(group, answers)
+                if not (problem.code == "unknown_group" and group is None)]
+    if problems:
+        raise BadSubmission(str(problems[0]))
     return Submission(
         form_key=values[KEY_FIELD],
         lang=normal_lang(values.get(LANG_FIELD)),
@@ -506,7 +508,7 @@ class FormService(ServerResources):
             period=form.period,
             questionnaire_version_id=form.version.id,
             group_code=submission.group,
-            answers=submission.answers,
+            answers=codec_of(form.questionnaire).encode(submission.answers),
             idempotency_key=idempotency_key(form.campaign_id, nonce),
             channel="qr",
             campaign_id=form.campaign_id,

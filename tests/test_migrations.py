@@ -1,0 +1,189 @@
+"""Schema migrations (Alembic): the revisions build the models' schema, and a database made by
+the first release (answers one row per question, no revision table) is migrated without losing
+or changing a response, an answer or a score. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, Table, inspect, text
+from sqlmodel import SQLModel
+
+from survey.db import (
+    _alembic_config,
+    create_schema,
+    drop_schema,
+    make_engine,
+    new_session,
+    schema_revision,
+)
+from survey.models import Response
+from survey.questionnaire import load_questionnaire, shipped_questionnaire_paths
+from survey.scoring import score_domains
+from survey.storage.organisations import add_organisation
+from survey.storage.questionnaires import (
+    list_questionnaire_versions,
+    questionnaire_of,
+    register_questionnaire,
+)
+from survey.storage.responses import answers_by_response, load_responses
+from tests.conftest import BACKENDS, POSTGRES_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request, tmp_path):
+    """An empty database (no table at all)."""
+    url = f"sqlite:///{tmp_path / 'old.db'}" if request.param == "sqlite" else POSTGRES_URL
+    engine = make_engine(url)
+    drop_schema(engine)
+    engine.dispose()
+    return url
+
+
+def upgrade(engine, revision: str) -> None:
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+
+
+def test_the_revisions_build_exactly_the_models_schema(empty_url):
+    engine = make_engine(empty_url)
+    upgrade(engine, "head")  # revision by revision, not the empty-database shortcut
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_an_empty_database_is_created_at_the_newest_revision(empty_url):
+    engine = make_engine(empty_url)
+    assert create_schema(engine) == "created"
+    assert schema_revision(engine) is not None
+    assert create_schema(engine) == "current"
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def first_release_database(url: str, seed: int = 7):
+    """A database as the first release made it: its schema (the baseline revision, without
+    the revision table it never had), questionnaires, units, and responses whose answers are
+    rows of the `answer` table, written with plain SQL as that release wrote them.
+
+    Returns the engine and the answer rows written: {response id: {question: option}}.
+    """
+    engine = make_engine(url)
+    upgrade(engine, "0001_baseline")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE alembic_version")
+    rng = np.random.default_rng(seed)
+    with new_session(engine) as session:
+        versions = [register_questionnaire(session=session, questionnaire=load_questionnaire(p))[0]
+                    for p in shipped_questionnaire_paths()]
+        add_organisation(session=session, code="HG", name="Tỉnh", kind="province")
+        units = [add_organisation(session=session, code=f"HG0{i}", name=f"Đơn vị {i}",
+                                  parent_code="HG") for i in (1, 2, 3)]
+        session.commit()
+        tables = MetaData()
+        response = Table("response", tables, autoload_with=session.connection())
+        answer = Table("answer", tables, autoload_with=session.connection())
+        written: dict[int, dict[str, str]] = {}
+        next_id = 1
+        for version in versions:
+            questionnaire = questionnaire_of(version)
+            groups = [g.code for g in questionnaire.groups] or [None]
+            for unit in units:
+                for quarter in ("2024-Q1", "2024-Q2"):
+                    for _ in range(int(rng.integers(1, 40))):
+                        answers = {}
+                        for question in questionnaire.questions:
+                            options = questionnaire.scale_of(question.code).options
+                            pick = int(rng.integers(0, len(options) + 1))
+                            if pick < len(options):  # else: left unanswered
+                                answers[question.code] = options[pick].code
+                        session.execute(response.insert().values(
+                            id=next_id, unit_id=unit.id, period=quarter,
+                            questionnaire_version_id=version.id,
+                            group_code=groups[int(rng.integers(0, len(groups)))],
+                            channel="qr", idempotency_key=f"old-{next_id}", flagged=False,
+                            submitted_at=pd.Timestamp("2024-05-01 10:00").to_pydatetime()))
+                        if answers:
+                            session.execute(answer.insert(), [
+                                {"response_id": next_id, "question_code": q, "option_code": o}
+                                for q, o in answers.items()])
+                        written[next_id] = answers
+                        next_id += 1
+        session.commit()
+    return engine, written
+
+
+def old_read_path(engine, family: str) -> pd.DataFrame:
+    """The first release's wide table, read from its `answer` rows and pivoted by pandas."""
+    with engine.connect() as connection:
+        heads = pd.read_sql(text(
+            "SELECT r.id AS response_id, o.code AS unit, o.name AS unit_name, r.period, "
+            "v.version, r.group_code AS \"group\", r.channel, r.flagged FROM response r "
+            "JOIN organisation o ON o.id = r.unit_id JOIN questionnaire_version v "
+            "ON v.id = r.questionnaire_version_id WHERE v.family = :family"),
+            connection, params={"family": family})
+        answers = pd.read_sql(text(
+            "SELECT a.response_id, a.question_code, a.option_code FROM answer a "
+            "JOIN response r ON r.id = a.response_id JOIN questionnaire_version v "
+            "ON v.id = r.questionnaire_version_id WHERE v.family = :family"),
+            connection, params={"family": family})
+    wide = answers.pivot(index="response_id", columns="question_code", values="option_code")
+    return heads.merge(wide, left_on="response_id", right_index=True, how="left")
+
+
+def scores_of(responses: pd.DataFrame, engine, family: str) -> list[dict]:
+    with new_session(engine) as session:
+        by_version = {row.version: questionnaire_of(row) for row in
+                      list_questionnaire_versions(session=session, family=family)}
+    return [score.to_dict() for score in score_domains(responses, by_version)]
+
+
+@pytest.mark.parametrize("family", ["dtxhh-haugiang", "sipas"])
+def test_a_first_release_database_is_migrated_without_loss(empty_url, family):
+    engine, written = first_release_database(empty_url)
+    before_rows = {row["id"]: row for row in _response_rows(engine)}
+    before_scores = scores_of(old_read_path(engine, family), engine, family)
+    assert len(before_scores) > 5
+
+    assert create_schema(engine) == "migrated"
+
+    assert "answer" not in inspect(engine).get_table_names()
+    after_rows = {row["id"]: row for row in _response_rows(engine)}
+    assert after_rows == before_rows  # every response, every column but the answers as it was
+    with new_session(engine) as session:
+        assert answers_by_response(session=session) == written  # every answer, no more
+        migrated = load_responses(session=session, family=family)
+    assert scores_of(migrated, engine, family) == before_scores  # to the last bit
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+    engine.dispose()
+
+
+def test_a_database_with_an_answer_off_its_scale_is_not_migrated_and_keeps_everything(empty_url):
+    engine, _written = first_release_database(empty_url)
+    with engine.begin() as connection:
+        response_id = connection.execute(text("SELECT min(response_id) FROM answer")).scalar()
+        connection.execute(text("UPDATE answer SET option_code = 'ZZ' WHERE response_id = :r"),
+                           {"r": response_id})
+        answers_before = connection.execute(text("SELECT count(*) FROM answer")).scalar()
+    with pytest.raises(RuntimeError, match=f"response #{response_id}: option 'ZZ'"):
+        create_schema(engine)
+    with engine.connect() as connection:  # rolled back: still the first release's database
+        assert connection.execute(text("SELECT count(*) FROM answer")).scalar() == answers_before
+        assert "answers" not in {c["name"] for c in inspect(connection).get_columns("response")}
+    engine.dispose()
+
+
+def _response_rows(engine) -> list[dict]:
+    columns = [c.name for c in Response.__table__.columns if c.name != "answers"]
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(
+            text(f"SELECT {', '.join(columns)} FROM response ORDER BY id"))]

@@ -57,10 +57,10 @@ from survey.webform.abuse import (
     HONEYPOT_FIELD,
     AbuseGuard,
     AbuseLimits,
-    client_address,
     flag_reasons,
 )
 from survey.webform.compression import SlottedPage, accepts_gzip
+from survey.webform.peer import request_address
 from survey.webform.randomness import RandomPool
 from survey.webform.render import (
     GROUP_FIELD,
@@ -620,12 +620,7 @@ class FormService(ServerResources):
                 body = await read_body(request, self.max_body_bytes)
             except BodyTooLarge:
                 return message_response("too_large", lang)
-            peer = request.client.host if request.client else None
-            address = client_address(
-                peer,
-                request.headers.get("x-forwarded-for"),
-                trust_proxy=self.guard.limits.trust_proxy,
-            )
+            address = request_address(request.scope, trusted_proxy=self.guard.limits.trust_proxy)
             if self.guard.note_submission(address):
                 return message_response("flood", lang)
             content_type = request.headers.get("content-type", "")

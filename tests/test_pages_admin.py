@@ -3,6 +3,7 @@ PostgreSQL): outcomes in the database and the audit log, messages, and scope ref
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -95,7 +96,8 @@ def open_app(username: str, page: str | None = None) -> AppTest:
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The elements' text as shown: Markdown backslash escapes (user text) resolved."""
+    return "\n".join(re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements)
 
 
 def last_audit(session):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -12,16 +11,21 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from survey.auth import Scope, scope_of
+from survey.auth import AccessDenied, Scope, scope_of
 from survey.bootstrap import initialise
 from survey.config import settings
 from survey.db import new_session, shared_engine
+from survey.filemodes import restrict_sqlite_files
 from survey.sessions import COOKIE_NAME as SESSION_COOKIE
-from survey.sessions import end_session, resume_session, token_status
+from survey.sessions import (
+    end_session,
+    resume_session,
+    signed_in_user,
+    start_session,
+    token_status,
+)
 from survey.storage.sessions import revoke_staff_session
 from survey.storage.users import get_user
-
-SESSION_IDLE_SECONDS = int(os.environ.get("SURVEY_SESSION_MINUTES", "60")) * 60
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ PAGES = (
 @st.cache_resource(show_spinner="Đang chuẩn bị cơ sở dữ liệu…")
 def engine() -> Engine:
     """The process's engine; schema, shipped questionnaires and first-start demo data."""
+    restrict_sqlite_files(settings().database_url)  # owner-only database file (and its WAL)
     made = shared_engine(settings().database_url)
     initialise(made, load_demo=settings().demo_on_first_start)
     return made
@@ -81,12 +86,22 @@ def t(vi: str, en: str) -> str:
 
 
 # --- signed-in user -----------------------------------------------------------------------
+#
+# Two carriers of one kind of session: the `survey_session` cookie set by the light page
+# /dang-nhap, or, for "sign in for this tab only" (the fallback form; AppTest), the token kept
+# in this tab's session_state["auth"]. Both are server-side `StaffSession` rows, so both end
+# the same way: sign-out, password change or reset, deactivation, idle time, 12 hours.
+
+TAB_AUTH = "auth"
 
 
 def sign_in(username: str) -> None:
-    """Sign in for this browser tab only (the in-app fallback form and AppTest); the light
-    page /dang-nhap signs in with a server-side session that survives reloads."""
-    st.session_state["auth"] = {"username": username, "last_seen": time.time()}
+    """Sign in for this browser tab only (the in-app fallback form): a server-side session
+    like the cookie's, whose token this tab keeps (lost when the page reloads)."""
+    with session() as db:
+        token, _row = start_session(session=db, username=username)
+        db.commit()
+    st.session_state[TAB_AUTH] = {"token": token}
 
 
 def _session_cookie() -> str | None:
@@ -97,19 +112,34 @@ def _session_cookie() -> str | None:
         return None
 
 
+def _tab_token() -> str | None:
+    auth = st.session_state.get(TAB_AUTH)
+    return auth.get("token") if isinstance(auth, dict) else None
+
+
+def client_address() -> str | None:
+    """The network address of this page's browser as the server saw the connection."""
+    try:
+        return st.context.ip_address
+    except Exception:  # noqa: BLE001 - no browser context
+        return None
+
+
 def sign_out() -> None:
-    """Sign out: the server-side session (if any) is revoked and audited, the tab forgets
-    the user. The browser should then visit /dang-xuat to drop the cookie."""
-    token = _session_cookie()
-    if token:
+    """Sign out: the server-side sessions of the cookie and of this tab (if any) are revoked
+    and audited, the tab forgets them. The browser should then visit /dang-xuat to drop the
+    cookie."""
+    tokens = [token for token in (_session_cookie(), _tab_token()) if token]
+    if tokens:
         with session() as db:
-            end_session(session=db, token=token)
+            for token in tokens:
+                end_session(session=db, token=token)
             db.commit()
-    st.session_state.pop("auth", None)
+    st.session_state.pop(TAB_AUTH, None)
 
 
-def _cookie_scope(token: str) -> Scope | None:
-    """The scope of the cookie's server-side session (touched), or None when it ended."""
+def _session_scope(token: str) -> Scope | None:
+    """The scope of a server-side session (touched), or None when it ended."""
     with session() as db:
         row = resume_session(session=db, token=token)
         user = get_user(session=db, username=row.username) if row else None
@@ -124,32 +154,42 @@ def _cookie_scope(token: str) -> Scope | None:
         return scope_of(session=db, user=user)
 
 
-def current_scope() -> Scope | None:
-    """The signed-in user's scope, or None (not signed in, idle too long, or deactivated).
+def _page_token() -> str | None:
+    """The token that signed this page run in (cookie first, then the tab's)."""
+    return st.session_state.get("_page_token")
 
-    First the server-side session of the `survey_session` cookie (set by /dang-nhap;
-    revoked, expired or idle = signed out), then this tab's sign-in (session_state).
-    """
-    token = _session_cookie()
-    if token:
-        scope = _cookie_scope(token)
+
+def current_scope() -> Scope | None:
+    """The signed-in user's scope, or None (not signed in, signed out, idle or too old,
+    password changed, deactivated): the cookie's session first, then this tab's."""
+    for token, from_tab in ((_session_cookie(), False), (_tab_token(), True)):
+        if not token:
+            continue
+        scope = _session_scope(token)
         if scope is not None:
+            st.session_state["_page_token"] = token
             return scope
-    auth = st.session_state.get("auth")
-    if not auth:
-        return None
-    now = time.time()
-    if now - auth["last_seen"] > SESSION_IDLE_SECONDS:
-        sign_out()
-        st.session_state["signed_out_reason"] = "expired"
-        return None
-    auth["last_seen"] = now
-    with session() as db:
-        user = get_user(session=db, username=auth["username"])
-        if user is None or not user.active:
-            sign_out()
-            return None
-        return scope_of(session=db, user=user)
+        if from_tab:
+            st.session_state.pop(TAB_AUTH, None)
+    st.session_state.pop("_page_token", None)
+    return None
+
+
+def download(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:
+    """The `data` of a download button: the file is made only when the button is clicked,
+    and only while the session that drew the page is still valid (not signed out, not idle
+    or too old, password unchanged, account and unit active). Otherwise nothing is delivered,
+    however long the page has been open."""
+    token = _page_token()
+    bound = engine()
+
+    def deliver() -> bytes | str:
+        with new_session(bound) as db:
+            if signed_in_user(session=db, token=token) is None:
+                raise AccessDenied("the session that opened this page has ended")
+        return make()
+
+    return deliver
 
 
 def require_scope() -> Scope:
@@ -161,9 +201,22 @@ def require_scope() -> Scope:
     return scope
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&\"'])")
+
+
+def plain(text: object) -> str:
+    """Text that users control (unit names, questionnaire titles, query parameters, error
+    messages quoting them), made safe to put inside Streamlit's Markdown: every Markdown or
+    Streamlit mark-up character is escaped and line breaks become spaces, so it shows as
+    typed, never as a link, an image, a heading or a coloured directive."""
+    flat = " ".join(str(text).splitlines())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
 def show_error(error: Exception) -> None:
-    """A plain message for an error the user can act on (never a traceback)."""
-    st.error(str(error))
+    """A plain message for an error the user can act on (never a traceback); its text is
+    shown as text (it may quote what a user typed)."""
+    st.error(plain(error))
 
 
 def run_navigation() -> None:
@@ -184,8 +237,8 @@ def run_navigation() -> None:
         st.navigation([login], position="hidden").run()
         return
     with st.sidebar:
-        st.caption(t(f"Đăng nhập: **{scope.username}** ({scope.role})",
-                     f"Signed in: **{scope.username}** ({scope.role})"))
+        st.caption(t(f"Đăng nhập: **{plain(scope.username)}** ({scope.role})",
+                     f"Signed in: **{plain(scope.username)}** ({scope.role})"))
         if st.button(t("Đăng xuất", "Sign out"), icon=":material/logout:"):
             sign_out()
             st.session_state["signed_out_reason"] = "signed_out"  # login page → /dang-xuat

@@ -25,12 +25,16 @@ if __name__ == "__main__":
     run_navigation()
 else:
     from survey.webform.dispatch import PrefixDispatch, light_app
+    from survey.webform.hardening import StaffAppGuard
+    from survey.webform.peer import keep_connection_peer
     from survey.webform.routes import form_lifespan, form_routes
     from survey.webform.staff_routes import staff_routes
     from survey.webform.tcp import disable_nagle_on_accepted_sockets
 
     disable_nagle_on_accepted_sockets()
+    keep_connection_peer()  # the client address comes from the connection (SURVEY_TRUST_PROXY)
     app = st.App("survey_app.py", routes=staff_routes(), lifespan=form_lifespan,
                  on_script_error=show_unexpected_error)
     # The citizen's form (/s/...) bypasses the Streamlit server's middleware.
-    app = PrefixDispatch(app, light_app(form_routes()))
+    # Security headers on the staff app's responses; no public /_stcore/metrics.
+    app = PrefixDispatch(StaffAppGuard(app), light_app(form_routes()))

@@ -7,6 +7,7 @@ import streamlit as st
 from app_ui import require_scope, session, show_error, t
 from survey import admin
 from survey.auth import AccessDenied
+from survey.text import printable
 
 st.title(t("Nhật ký hệ thống", "Audit log"))
 scope = require_scope()
@@ -20,7 +21,7 @@ with session() as db:
 today = dt.datetime.now(admin.LOCAL_TIME).date()
 left, middle, right = st.columns(3)
 username = left.selectbox(t("Người thực hiện", "User"), [ALL, *usernames],
-                          format_func=lambda u: u or t("(tất cả)", "(all)"), key="audit_user")
+                          format_func=lambda u: printable(u) or t("(tất cả)", "(all)"), key="audit_user")
 action = middle.selectbox(t("Thao tác", "Action"), [ALL, *actions],
                           format_func=lambda a: a or t("(tất cả)", "(all)"), key="audit_action")
 days = right.date_input(t("Từ ngày – đến ngày", "From – to"),
@@ -37,9 +38,13 @@ except AccessDenied as error:
     st.stop()
 st.caption(t(f"{len(entries)} mục (mới nhất trước, giờ Việt Nam; tối đa 1.000).",
              f"{len(entries)} entries (newest first, Vietnam time; at most 1,000)."))
+shown = entries.assign(  # stored text shown with its control characters escaped
+    at=entries["at"].dt.strftime("%d/%m/%Y %H:%M:%S"),
+    **{column: entries[column].fillna("").astype(str).map(printable)
+       for column in ("username", "action", "target", "detail")},
+)
 st.dataframe(
-    entries.assign(at=entries["at"].dt.strftime("%d/%m/%Y %H:%M:%S"),
-                   target=entries["target"].fillna(""), detail=entries["detail"].fillna(""))[
+    shown[
         ["at", "username", "action", "target", "detail"]].rename(columns={
             "at": t("Thời điểm", "When"), "username": t("Người thực hiện", "User"),
             "action": t("Thao tác", "Action"), "target": t("Đối tượng", "Target"),

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_ui import lang, require_scope, session, show_error, t
+from app_ui import lang, plain, require_scope, session, show_error, t
 from survey import admin
 from survey.auth import AccessDenied
 from survey.questionnaire import Questionnaire, QuestionnaireError
@@ -19,7 +19,7 @@ if not scope.can_manage("questionnaires"):
                "Your account may not manage questionnaires."))
     st.stop()
 if message := st.session_state.pop(FLASH, None):
-    st.success(message)
+    st.success(plain(message))
 
 with session() as db:
     versions = admin.questionnaire_versions_table(session=db, scope=scope)
@@ -43,24 +43,25 @@ def show_preview(questionnaire: Questionnaire) -> None:
     """The form as a citizen sees it, with every answer disabled."""
     language = lang()
     with st.container(border=True):
-        st.markdown(f"### {questionnaire.title.get(language)}")
+        st.markdown(f"### {plain(questionnaire.title.get(language))}")
         if questionnaire.description:
-            st.write(questionnaire.description.get(language))
+            st.text(questionnaire.description.get(language))
         if questionnaire.groups:
             st.radio(t("Ông/Bà trả lời phiếu với tư cách là:", "You are answering as:"),
-                     [g.label.get(language) for g in questionnaire.groups], index=None,
+                     [plain(g.label.get(language)) for g in questionnaire.groups], index=None,
                      disabled=True, key="preview_group")
         count = len(questionnaire.criteria)
         number = 0
         for part, criterion in enumerate(questionnaire.criteria, start=1):
-            st.markdown(f"#### {t('Phần', 'Part')} {part}/{count}. {criterion.title.get(language)}")
+            st.markdown(f"#### {t('Phần', 'Part')} {part}/{count}. "
+                        f"{plain(criterion.title.get(language))}")
             for question in criterion.questions:
                 number += 1
                 scale = questionnaire.scales[question.scale]
                 st.radio(
-                    f"{t('Câu', 'Question')} {number}. {question.text.get(language)}",
-                    [o.label.get(language) for o in scale.options], index=None, disabled=True,
-                    help=question.help.get(language) if question.help else None,
+                    f"{t('Câu', 'Question')} {number}. {plain(question.text.get(language))}",
+                    [plain(o.label.get(language)) for o in scale.options], index=None, disabled=True,
+                    help=plain(question.help.get(language)) if question.help else None,
                     key=f"preview_{question.code}",
                 )
 
@@ -75,9 +76,9 @@ content = upload.getvalue()
 try:
     questionnaire = admin.read_questionnaire_upload(content, upload.name)
 except QuestionnaireError as error:
-    st.error(t(f"Tệp {upload.name} có {len(error.problems)} lỗi; chưa đăng ký gì. "
+    st.error(t(f"Tệp {plain(upload.name)} có {len(error.problems)} lỗi; chưa đăng ký gì. "
                "Đường dẫn chỉ vị trí khoá bị sai (chỉ số đếm từ 0).",
-               f"{upload.name} has {len(error.problems)} problem(s); nothing was registered. "
+               f"{plain(upload.name)} has {len(error.problems)} problem(s); nothing was registered. "
                "The path shows where the bad key is (indices count from 0)."))
     st.dataframe(pd.DataFrame(error.problems, columns=[t("Đường dẫn", "Path"), t("Lỗi", "Problem")]),
                  hide_index=True, width="stretch")
@@ -85,14 +86,14 @@ except QuestionnaireError as error:
 
 with session() as db:
     check = admin.check_registration(session=db, questionnaire=questionnaire)
-st.write(t(f"**{questionnaire.key}** — {len(questionnaire.criteria)} tiêu chí, "
+st.write(t(f"**{plain(questionnaire.key)}** — {len(questionnaire.criteria)} tiêu chí, "
            f"{len(questionnaire.questions)} câu hỏi, {questionnaire.max_points:g} điểm.",
-           f"**{questionnaire.key}** — {len(questionnaire.criteria)} criteria, "
+           f"**{plain(questionnaire.key)}** — {len(questionnaire.criteria)} criteria, "
            f"{len(questionnaire.questions)} questions, {questionnaire.max_points:g} points."))
 if check.read_only:
-    st.warning(t(f"Phiên bản {questionnaire.key} đã có {check.responses} phiếu trả lời nên chỉ đọc: "
+    st.warning(t(f"Phiên bản {plain(questionnaire.key)} đã có {check.responses} phiếu trả lời nên chỉ đọc: "
                  "không thể thay nội dung. Hãy đăng ký dưới một phiên bản mới.",
-                 f"Version {questionnaire.key} already has {check.responses} responses and is "
+                 f"Version {plain(questionnaire.key)} already has {check.responses} responses and is "
                  "read-only: its content cannot change. Register it under a new version."))
 elif check.registered and check.same_content:
     st.info(t("Tệp này giống hệt phiên bản đã đăng ký.", "This file is identical to the registered version."))

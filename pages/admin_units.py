@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_ui import require_scope, session, show_error, t
+from app_ui import plain, require_scope, session, show_error, t
 from survey import admin
 from survey.auth import AccessDenied
 from survey.storage import StorageError
@@ -16,7 +16,7 @@ if not scope.can_manage("units"):
                "Your account may not manage units."))
     st.stop()
 if message := st.session_state.pop(FLASH, None):
-    st.success(message)
+    st.success(plain(message))
 
 
 def attempt(change, success: str) -> None:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_ui import require_scope, session, show_error, t
+from app_ui import plain, require_scope, session, show_error, t
 from survey import admin
 from survey.auth import AccessDenied, visible_organisations
 from survey.storage import StorageError
@@ -20,7 +20,7 @@ ROLE_NAMES = {"admin": t("Quản trị hệ thống", "Administrator"),
               "province": t("Cấp tỉnh", "Province"), "unit": t("Cấp đơn vị", "Unit")}
 if flash := st.session_state.pop(FLASH, None):
     message, password = flash
-    st.success(message)
+    st.success(plain(message))
     if password:
         st.warning(t("Mật khẩu dùng một lần — chỉ hiện một lần; hãy trao cho người dùng, họ sẽ phải "
                      "đổi ở lần đăng nhập đầu tiên:",

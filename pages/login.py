@@ -3,14 +3,16 @@
 Staff sign in on the light page /dang-nhap: it sets a server-side session cookie, so they
 stay signed in across reloads and tabs until they sign out or stay idle too long. This
 page links there. The form in the expander below is kept as a fallback that signs in
-this browser tab only (same checks, delays and audit): it works where the cookie cannot
-reach the app (a proxy that drops it, cookies blocked), and the AppTest tests use it.
+this browser tab only (same checks, delays, hashing bound and audit, and a server-side
+session that ends exactly like the cookie's): it works where the cookie cannot reach the
+app (a proxy that drops it, cookies blocked).
 """
 
 import streamlit as st
 
-from app_ui import lang, session, sign_in, t
-from survey.auth import LoginRefused, authenticate, set_password
+from app_ui import client_address, lang, plain, session, sign_in, t
+from survey.auth import LoginRefused, WeakPassword, authenticate, set_password
+from survey.login_guard import HashingBusy
 from survey.storage import StorageError
 from survey.storage.users import get_user, list_users
 
@@ -67,8 +69,10 @@ if pending:
                         user = get_user(session=db, username=pending)
                         set_password(session=db, user=user, password=first, actor=pending)
                         db.commit()
+                except WeakPassword as weak:
+                    st.error(weak.text(lang()))
                 except StorageError as error:
-                    st.error(str(error))
+                    st.error(plain(error))
                 else:
                     del st.session_state["password_change_for"]
                     sign_in(pending)
@@ -84,7 +88,12 @@ with fallback, st.form("login"):
 if submitted:
     try:
         with session() as db:
-            user = authenticate(session=db, username=username, password=password)
+            user = authenticate(session=db, username=username, password=password,
+                                address=client_address() or "streamlit")
+    except HashingBusy:
+        st.error(t("Đang có nhiều lượt đăng nhập cùng lúc. Vui lòng đợi vài giây rồi thử lại.",
+                   "Too many sign-ins are being checked at this moment. Please wait a few "
+                   "seconds and try again."))
     except LoginRefused as refused:
         if refused.retry_after:
             st.error(t(f"Đăng nhập sai nhiều lần. Vui lòng thử lại sau {refused.retry_after:.0f} giây.",

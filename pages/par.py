@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_ui import fmt, require_scope, session, show_error, t
+from app_ui import fmt, plain, require_scope, session, show_error, t
 from survey.auth import AccessDenied, require_unit, visible_organisations
 from survey.dashboard import load_source
 from survey.par import ParError, par_index, read_appraisal_table
@@ -58,7 +58,7 @@ if upload is not None:
                  "appraised": float(r.appraised)} for r in imported.rows]
         stated_maximum = float(imported.stated["max"]) if "max" in imported.stated else None
         for warning in imported.warnings:
-            st.warning(warning)
+            st.warning(plain(warning))
 if not rows:
     rows = [{"criterion": str(i), "max": 0.0, "self": 0.0, "appraised": 0.0} for i in range(1, 8)]
 edited = st.data_editor(
@@ -96,7 +96,8 @@ else:
         d.metric(t("Tỷ lệ — xếp loại", "Percentage — class"),
                  f"{fmt(float(result.percentage))}% — {result.classification}")
         for warning in result.warnings:
-            st.warning(t(f"Bảng điểm chưa nhất quán: {warning}", f"Inconsistent table: {warning}"))
+            st.warning(t(f"Bảng điểm chưa nhất quán: {plain(warning)}",
+                         f"Inconsistent table: {plain(warning)}"))
 
 if editable and st.button(t("Lưu bảng điểm", "Save the table"), type="primary"):
     try:

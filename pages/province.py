@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_ui import (
+    download,
     flag_text,
     fmt,
     fmt_interval,
@@ -11,6 +12,7 @@ from app_ui import (
     lang,
     pick_family,
     pick_period,
+    plain,
     require_scope,
     session,
     t,
@@ -67,8 +69,9 @@ else:
     st.info(t("Không đơn vị nào thay đổi có ý nghĩa thống kê sau hiệu chỉnh nhiều so sánh.",
               "No unit changed significantly after multiple-comparison adjustment."))
 if report.left_out:
-    st.caption(t(f"Không tính vào bình quân (phiên bản phiếu khác): {', '.join(report.left_out)}",
-                 f"Left out of the average (another questionnaire version): {', '.join(report.left_out)}"))
+    left_out = plain(", ".join(report.left_out))
+    st.caption(t(f"Không tính vào bình quân (phiên bản phiếu khác): {left_out}",
+                 f"Left out of the average (another questionnaire version): {left_out}"))
 
 st.subheader(t(f"Xếp hạng — {label}", f"Ranking — {label}"))
 
@@ -110,7 +113,7 @@ if report.questionnaire is not None:
 
 st.download_button(
     t("Tải bảng xếp hạng (Excel)", "Download the ranking (Excel)"),
-    data=lambda: province_workbook(report),
+    data=download(lambda: province_workbook(report)),
     file_name=f"xep-hang-{family}-{period}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     icon=":material/download:",

@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from app_ui import lang, require_scope, session, show_error, t
+from app_ui import download, lang, plain, require_scope, session, show_error, t
 from survey.auth import visible_organisations
 from survey.config import settings
 from survey.links import CampaignLink, campaign_url, open_campaign_link, province_links, province_of
@@ -92,13 +92,17 @@ else:
     picture, downloads = st.columns([1, 2])
     picture.image(qr_png(url), width=240)
     name = f"qr-{unit.code}-{period}"
-    downloads.download_button(t("Tải mã QR (PNG)", "Download QR (PNG)"), qr_png(url, box_size=20),
+    # Every file is handed over only while the session that drew this page is valid.
+    downloads.download_button(t("Tải mã QR (PNG)", "Download QR (PNG)"),
+                              download(lambda: qr_png(url, box_size=20)),
                               f"{name}.png", "image/png", icon=":material/download:")
-    downloads.download_button(t("Tải mã QR (SVG)", "Download QR (SVG)"), qr_svg(url),
+    downloads.download_button(t("Tải mã QR (SVG)", "Download QR (SVG)"),
+                              download(lambda: qr_svg(url)),
                               f"{name}.svg", "image/svg+xml", icon=":material/download:")
     try:
+        poster = poster_pdf((poster_content(link),))  # now, so that a font problem shows here
         downloads.download_button(t("Tải áp phích A4 (PDF)", "Download A4 poster (PDF)"),
-                                  poster_pdf((poster_content(link),)), f"ap-phich-{unit.code}-{period}.pdf",
+                                  download(lambda: poster), f"ap-phich-{unit.code}-{period}.pdf",
                                   "application/pdf", icon=":material/picture_as_pdf:")
     except PosterFontError as error:
         show_error(error)
@@ -110,9 +114,9 @@ if province is None or not may_open:
     st.caption(t("Cần quyền quản lý đợt khảo sát của một tỉnh.", "Needs the right to manage a province's campaigns."))
 else:
     st.caption(t(
-        f"Một tệp PDF, mỗi đơn vị một trang ({province.name}, {parse_period(period).label('vi')}); "
+        f"Một tệp PDF, mỗi đơn vị một trang ({plain(province.name)}, {parse_period(period).label('vi')}); "
         "đợt khảo sát chưa mở sẽ được mở.",
-        f"One PDF, one page per unit ({province.name}, {parse_period(period).label('en')}); "
+        f"One PDF, one page per unit ({plain(province.name)}, {parse_period(period).label('en')}); "
         "campaigns not yet open are opened.",
     ))
     if st.button(t("Tạo áp phích cho tất cả đơn vị", "Make every unit's poster")):
@@ -137,4 +141,5 @@ else:
     ready = st.session_state.get("all_posters")
     if ready and ready[0] == f"ap-phich-{province.code}-{period}-{version.family}.pdf":
         st.download_button(t(f"Tải {ready[2]} áp phích (PDF)", f"Download {ready[2]} posters (PDF)"),
-                           ready[1], ready[0], "application/pdf", icon=":material/picture_as_pdf:")
+                           download(lambda: ready[1]), ready[0], "application/pdf",
+                           icon=":material/picture_as_pdf:")

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_ui import (
+    download,
     engine,
     flag_text,
     fmt,
@@ -13,6 +14,7 @@ from app_ui import (
     lang,
     pick_family,
     pick_period,
+    plain,
     require_scope,
     session,
     show_error,
@@ -46,8 +48,9 @@ with session() as db:
         unit = st.selectbox(t("Đơn vị", "Unit"), codes, format_func=lambda c: f"{c} — {names[c]}",
                             index=codes.index(wanted) if wanted in codes else 0)
     if wanted and wanted not in codes:
-        st.error(t(f"Không xem được đơn vị {wanted!r}: không tồn tại hoặc ngoài phạm vi tài khoản.",
-                   f"Unit {wanted!r} does not exist or is outside your scope."))
+        st.error(t(f"Không xem được đơn vị «{plain(wanted)}»: không tồn tại hoặc ngoài phạm vi "
+                   "tài khoản.",
+                   f"Unit «{plain(wanted)}» does not exist or is outside your scope."))
     with middle:
         family = pick_family(db)
     include_flagged = include_flagged_toggle()
@@ -64,7 +67,7 @@ with session() as db:
 
 current = report.current
 label = parse_period(period).label(lang())
-st.subheader(f"{report.unit_name} — {label}")
+st.subheader(f"{plain(report.unit_name)} — {label}")
 if current is None:
     st.info(t("Không có phiếu trả lời nào trong kỳ này.", "No responses in this period."))
     st.stop()
@@ -134,8 +137,10 @@ st.dataframe(shown, hide_index=True, width="stretch")
 if report.fell_most:
     fell_title = next((c.title.get(lang()) for c in report.questionnaire.criteria
                        if c.code == report.fell_most), report.fell_most)
-    st.caption(t(f"Tiêu chí giảm nhiều nhất: {report.fell_most}. {fell_title} (tô đỏ trên biểu đồ).",
-                 f"Dimension that fell most: {report.fell_most}. {fell_title} (red in the charts)."))
+    st.caption(t(f"Tiêu chí giảm nhiều nhất: {plain(report.fell_most)}. {plain(fell_title)} "
+                 "(tô đỏ trên biểu đồ).",
+                 f"Dimension that fell most: {plain(report.fell_most)}. {plain(fell_title)} "
+                 "(red in the charts)."))
 
 history = scores_frame(report.history)
 if len(history) > 1:
@@ -194,7 +199,7 @@ left, right = st.columns(2)
 with left:
     st.download_button(
         t("Báo cáo Excel của đơn vị", "Unit report (Excel)"),
-        data=lambda: unit_workbook(report, against=against, lang=lang_now),
+        data=download(lambda: unit_workbook(report, against=against, lang=lang_now)),
         file_name=f"bao-cao-{unit}-{period}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         icon=":material/download:",
@@ -211,8 +216,8 @@ with right:
             return unit_responses_csv(session=db, scope=scope, family=family, unit=unit)[1]
 
     st.download_button(t("Phiếu trả lời (CSV, ẩn danh)", "Responses (CSV, anonymised)"),
-                       data=responses_csv, file_name=f"phieu-{unit}.csv", mime="text/csv",
+                       data=download(responses_csv), file_name=f"phieu-{unit}.csv", mime="text/csv",
                        icon=":material/download:")
-    st.download_button(t("Từ điển dữ liệu (CSV)", "Codebook (CSV)"), data=codebook_csv,
+    st.download_button(t("Từ điển dữ liệu (CSV)", "Codebook (CSV)"), data=download(codebook_csv),
                        file_name=f"tu-dien-{family}.csv", mime="text/csv",
                        icon=":material/download:")

@@ -271,8 +271,8 @@ def reset_password(*, session: Session, scope: Scope, username: str) -> str:
     require_right(scope, "users")
     with _transaction(session):
         user = _managed_user(session, scope, username)
-        password = one_time_password()
-        user.password_hash = hash_password(password)
+        password = one_time_password(user.username)
+        user.password_hash = hash_password(password, user.username)
         user.must_change_password = True
         session.add(user)
         revoke_user_sessions(session=session, username=user.username)

@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from survey import models  # noqa: F401  (registers the tables)
+from survey.filemodes import restrict_sqlite_files
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_CUSTOM_MAGIC = b"PGDMP"
@@ -147,7 +148,7 @@ def restore_database(url: str, path: str | Path, *, force: bool = False) -> Back
             raise BackupError(f"{source} is not a SQLite database: it cannot be a backup of survey")
         if target.exists() and source.resolve() == target.resolve():
             raise BackupError(f"{source} is the database itself")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        restrict_sqlite_files(url)  # a database the restore creates is created 0600
         with _temporary_file(target.parent, target.name) as checked:
             shutil.copyfile(source, checked)
             _check_sqlite_backup(checked, source)
@@ -168,6 +169,8 @@ def restore_database(url: str, path: str | Path, *, force: bool = False) -> Back
         _drop_tables_newer_than(url, tables_in_backup)
         _pg_restore(parsed, source)
     _create_missing_tables(url)
+    if backend == "sqlite":
+        restrict_sqlite_files(url)  # the restored database and its WAL: owner only
     return BackupResult(source, source.stat().st_size, backend)
 
 

@@ -1,4 +1,5 @@
-"""Anonymised response exports (CSV) with their codebook."""
+"""Anonymised response exports (CSV) with their codebook; text a spreadsheet would run as a
+formula is neutralised (`survey.spreadsheet`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pandas as pd
 from sqlmodel import Session
 
 from survey.auth import Scope, require_unit
+from survey.spreadsheet import csv_bytes, neutral_frame
 from survey.storage.questionnaires import list_questionnaire_versions, questionnaire_of
 from survey.storage.responses import load_responses
 
@@ -66,8 +68,7 @@ def unit_responses_csv(*, session: Session, scope: Scope, family: str, unit: str
     The unit must be inside `scope` (AccessDenied otherwise)."""
     organisation = require_unit(session=session, scope=scope, code=unit)
     responses = anonymised_responses(session=session, family=family, unit_ids=[organisation.id])
-    return (responses.to_csv(index=False).encode("utf-8-sig"),
-            codebook(session=session, family=family).to_csv(index=False).encode("utf-8-sig"))
+    return csv_bytes(responses), csv_bytes(codebook(session=session, family=family))
 
 
 def codebook_path(out: Path) -> Path:
@@ -79,7 +80,7 @@ def write_responses_csv(*, session: Session, out: Path, family: str | None = Non
     """Write the anonymised responses and their codebook (UTF-8 with BOM for Excel)."""
     responses = anonymised_responses(session=session, family=family)
     out.parent.mkdir(parents=True, exist_ok=True)
-    responses.to_csv(out, index=False, encoding="utf-8-sig")
-    codebook(session=session, family=family).to_csv(codebook_path(out), index=False,
-                                                    encoding="utf-8-sig")
+    neutral_frame(responses).to_csv(out, index=False, encoding="utf-8-sig")
+    neutral_frame(codebook(session=session, family=family)).to_csv(
+        codebook_path(out), index=False, encoding="utf-8-sig")
     return len(responses)

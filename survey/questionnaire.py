@@ -297,10 +297,54 @@ def _cross_field_problems(doc: QuestionnaireIn) -> list[tuple[str, str]]:
     return problems
 
 
-def parse_questionnaire(text: str, source: str = "<questionnaire>") -> Questionnaire:
-    """Parse and validate questionnaire YAML `text`; `source` names it in errors."""
+MAX_YAML_ALIASES = 20  # anchors (&name) and aliases (*name) a questionnaire file may use
+MAX_YAML_CHARACTERS = 1_000_000
+
+
+class YamlTooComplex(yaml.YAMLError):
+    """The file uses more anchors or aliases than MAX_YAML_ALIASES (or is too long)."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a document with more than MAX_YAML_ALIASES anchors or
+    aliases while it is being composed, before any object is built: a few aliases of
+    aliases expand a small file into billions of nodes ("billion laughs")."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._references = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            self._references += 1
+            if self._references > MAX_YAML_ALIASES:
+                raise YamlTooComplex(
+                    f"the file uses more than {MAX_YAML_ALIASES} YAML anchors/aliases (&name, "
+                    "*name): write the questionnaire out in full"
+                )
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str):
+    """The YAML document in `text`, with at most MAX_YAML_ALIASES anchors and aliases and
+    MAX_YAML_CHARACTERS characters (YamlTooComplex otherwise)."""
+    if len(text) > MAX_YAML_CHARACTERS:
+        raise YamlTooComplex(f"the file is longer than {MAX_YAML_CHARACTERS:,} characters")
+    loader = _BoundedLoader(text)
     try:
-        raw = yaml.safe_load(text)
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def parse_questionnaire(text: str, source: str = "<questionnaire>") -> Questionnaire:
+    """Parse and validate questionnaire YAML `text`; `source` names it in errors. Anchors
+    and aliases are refused beyond MAX_YAML_ALIASES, before anything is built."""
+    try:
+        raw = load_yaml(text)
+    except YamlTooComplex as exc:
+        raise QuestionnaireError(source, [("", str(exc))]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

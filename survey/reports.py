@@ -15,6 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from survey.dashboard import ProvinceReport, UnitReport, office_table
 from survey.periods import parse_period
+from survey.spreadsheet import text_cells_only
 from survey.tables import criteria_frame
 
 TWO_DECIMALS = "0.00"
@@ -67,7 +68,7 @@ METHOD_TEXT = (
 
 def _to_bytes(workbook: Workbook) -> bytes:
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    text_cells_only(workbook).save(buffer)  # a unit name "=…" stays text, never a formula
     return buffer.getvalue()
 
 

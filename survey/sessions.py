@@ -29,11 +29,12 @@ from typing import Literal
 
 from sqlmodel import Session
 
-from survey.models import StaffSession, utcnow
+from survey.models import Organisation, StaffSession, User, utcnow
 from survey.storage.audit import append_audit
 from survey.storage.sessions import (
     add_staff_session,
     find_valid_session,
+    find_valid_session_user,
     get_staff_session,
     purge_ended_sessions,
     revoke_staff_session,
@@ -183,3 +184,28 @@ def end_session(
         return None
     append_audit(session=session, username=row.username, action="logout")
     return row
+
+
+def signed_in_user(
+    *, session: Session, token: str | None, policy: SessionPolicy | None = None,
+    now: datetime | None = None,
+) -> User | None:
+    """The account of a session that is valid right now (not revoked, not expired, not idle,
+    account active, its unit active), without touching it; else None. What a download
+    started from an already-open page asks before it delivers anything."""
+    if not looks_like_token(token):
+        return None
+    policy = policy or SessionPolicy.from_env()
+    now = now or utcnow()
+    found = find_valid_session_user(session=session, token_hash=hash_token(token), now=now,
+                                    idle=policy.idle)
+    if found is None:
+        return None
+    _row, user = found
+    if not user.active:
+        return None
+    if user.organisation_id is not None:
+        unit = session.get(Organisation, user.organisation_id)
+        if unit is None or not unit.active:
+            return None
+    return user

@@ -32,3 +32,29 @@ def format_number(value: float | None, decimals: int = 2, lang: str = "vi") -> s
     if lang == "vi":
         text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return text
+
+
+_ESCAPED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str | None) -> str | None:
+    """`text` with every control or invisible formatting character written as an escape
+    (newline → \\n, tab → \\t, others → \\xNN / \\uNNNN), so a stored string can neither
+    start a new line or column in a listing nor reorder what follows it (bidi controls)."""
+    if text is None:
+        return None
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char.isprintable() or char == " ":
+            out.append(char)
+        elif char in _ESCAPED:
+            out.append(_ESCAPED[char])
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return "".join(out)

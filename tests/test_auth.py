@@ -48,7 +48,7 @@ def test_hash_is_argon2_and_verifies_only_the_right_password():
 
 
 def test_short_password_is_refused():
-    with pytest.raises(StorageError, match="at least 10"):
+    with pytest.raises(StorageError, match="ít nhất 10 ký tự"):
         hash_password("short")
 
 

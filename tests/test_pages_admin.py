@@ -3,7 +3,7 @@ PostgreSQL): outcomes in the database and the audit log, messages, and scope ref
 
 from __future__ import annotations
 
-import time
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pytest
 import streamlit
 from sqlmodel import func, select
 from streamlit.testing.v1 import AppTest
+from tab_session import tab_auth
 
 from survey.admin import LOCAL_TIME
 from survey.auth import create_user
@@ -86,7 +87,7 @@ def db(db_url, monkeypatch, tmp_path):
 def open_app(username: str, page: str | None = None) -> AppTest:
     """The app signed in as `username`, on `page` when given."""
     at = AppTest.from_file(ENTRY, default_timeout=60)
-    at.session_state["auth"] = {"username": username, "last_seen": time.time()}
+    at.session_state["auth"] = tab_auth(username)
     at.run()
     if page:
         at.switch_page(page).run()
@@ -95,7 +96,8 @@ def open_app(username: str, page: str | None = None) -> AppTest:
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The elements' text as shown: Markdown backslash escapes (user text) resolved."""
+    return "\n".join(re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements)
 
 
 def last_audit(session):

@@ -13,6 +13,7 @@ import zlib
 import pytest
 import zxingcpp
 from PIL import Image
+from tab_session import tab_auth
 
 from survey.bootstrap import register_shipped_questionnaires
 from survey.cli import main
@@ -274,7 +275,6 @@ def clean_streamlit_caches():
 def test_qr_page_opens_a_campaign_and_offers_downloads(
     cli_env, clean_streamlit_caches, monkeypatch
 ):
-    import time
     from pathlib import Path
 
     from sqlmodel import select
@@ -307,7 +307,7 @@ def test_qr_page_opens_a_campaign_and_offers_downloads(
     app = AppTest.from_file(
         str(Path(__file__).resolve().parent.parent / "survey_app.py"), default_timeout=60
     )
-    app.session_state["auth"] = {"username": "cuc", "last_seen": time.time()}
+    app.session_state["auth"] = tab_auth("cuc")
     app.run()
     app.switch_page("pages/qr.py")
     app.run()

@@ -15,9 +15,11 @@ from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from streamlit.testing.v1 import AppTest
+from tab_session import tab_auth
 
 from survey.auth import create_user, verify_password
 from survey.db import new_session, shared_engine
+from survey.login_guard import HashingGate, SignInGuard
 from survey.models import LoginAttempt, StaffSession
 from survey.sessions import COOKIE_NAME, SessionPolicy, hash_token, resume_session
 from survey.storage.audit import read_audit
@@ -33,6 +35,8 @@ WRONG_VI = "Sai tên đăng nhập hoặc mật khẩu."
 
 
 def make_client(engine, *, base_url: str = "http://testserver", **options) -> TestClient:
+    """A client of fresh sign-in routes (their own per-address memory and hashing gate)."""
+    options = {"guard": SignInGuard(), "gate": HashingGate(2), **options}
     app = Starlette(routes=staff_routes(engine=engine, secret=SECRET, policy=POLICY, **options))
     return TestClient(app, base_url=base_url, follow_redirects=False,
                       raise_server_exceptions=False)
@@ -174,7 +178,9 @@ def test_failure_is_401_with_one_generic_message(client, engine, username, passw
     assert WRONG_VI in response.text
     assert COOKIE_NAME not in response.headers.get("set-cookie", "")
     assert stored_sessions(engine) == []
-    assert audit_actions(engine, username) == ["login_failed"]
+    # an unknown name is audited as "?": what someone typed never reaches the audit log
+    assert audit_actions(engine, username if username == "cuc" else "?") == ["login_failed"]
+    assert audit_actions(engine, "nobody") == []
     assert f'value="{username}"' in response.text  # kept in the form for the next try
 
 
@@ -421,7 +427,7 @@ def app_test(db_url, monkeypatch, tmp_path):
     def open_app(username: str | None = None) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=60)
         if username:
-            at.session_state["auth"] = {"username": username, "last_seen": time.time()}
+            at.session_state["auth"] = tab_auth(username)
         at.run()
         assert not at.exception, at.exception
         return at

@@ -7,6 +7,7 @@ import json
 
 from survey.admin import CLI_SCOPE, audit_log
 from survey.cli.common import print_json, session_scope
+from survey.text import printable
 
 
 def _audit_list(args: argparse.Namespace) -> int:
@@ -22,9 +23,10 @@ def _audit_list(args: argparse.Namespace) -> int:
         print_json([{**row, "detail": json.loads(row["detail"]) if row["detail"] else None}
                     for row in rows])
     else:
-        for row in rows:
-            print("\t".join([row["at"], row["username"], row["action"], row["target"] or "-",
-                             row["detail"] or ""]))
+        for row in rows:  # control characters escaped: one entry is always one line
+            print("\t".join(printable(value) for value in (
+                row["at"], row["username"], row["action"], row["target"] or "-",
+                row["detail"] or "")))
     return 0
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
-from survey.models import StaffSession, utcnow
+from survey.models import StaffSession, User, utcnow
 
 
 def add_staff_session(
@@ -45,6 +45,17 @@ def find_valid_session(
         col(StaffSession.last_seen_at) >= now - idle,
     )
     return session.exec(query).first()
+
+
+def find_valid_session_user(
+    *, session: Session, token_hash: str, now: datetime, idle: timedelta
+) -> tuple[StaffSession, User] | None:
+    """The valid session with this token hash (as `find_valid_session`) and its account."""
+    row = find_valid_session(session=session, token_hash=token_hash, now=now, idle=idle)
+    if row is None:
+        return None
+    user = session.exec(select(User).where(User.username == row.username)).first()
+    return (row, user) if user is not None else None
 
 
 def touch_staff_session(*, session: Session, row: StaffSession, now: datetime) -> StaffSession:

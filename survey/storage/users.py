@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
+from sqlalchemy import delete, text, update
 from sqlmodel import Session, col, select
 
-from survey.models import ROLES, LoginAttempt, User
+from survey.models import ROLES, AuditEntry, LoginAttempt, User
 from survey.storage import StorageError
 from survey.storage.organisations import get_organisation
 
@@ -58,9 +60,53 @@ def _unit_of_role(
     return organisation.id
 
 
-def record_login_attempt(*, session: Session, username: str, succeeded: bool) -> None:
-    session.add(LoginAttempt(username=username, succeeded=succeeded))
+def lock_login_name(*, session: Session, name: str) -> None:
+    """Take the transaction's lock on sign-in attempts for `name`, held until commit or
+    rollback: on PostgreSQL an advisory lock keyed by the name; on SQLite the write that
+    follows (recording the attempt) takes the database's write lock, which serialises as well.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(b"survey-login|" + name.encode("utf-8", "replace")).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def record_login_attempt(
+    *, session: Session, username: str, succeeded: bool, at: datetime | None = None
+) -> LoginAttempt:
+    """Record one attempt (flushed with the caller's transaction)."""
+    row = LoginAttempt(username=username, succeeded=succeeded, **({"at": at} if at else {}))
+    session.add(row)
     session.flush()
+    return row
+
+
+def mark_login_succeeded(*, session: Session, attempt_id: int) -> None:
+    """A reserved attempt turned out right."""
+    session.exec(update(LoginAttempt).where(col(LoginAttempt.id) == attempt_id)
+                 .values(succeeded=True))
+    session.flush()
+
+
+def forget_login_attempt(*, session: Session, attempt_id: int) -> None:
+    """Drop a reserved attempt whose password was never checked."""
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.id) == attempt_id))
+    session.flush()
+
+
+def purge_old_login_records(*, session: Session, before: datetime, unknown_user: str) -> int:
+    """Delete sign-in attempts older than `before`, and the audit entries of failed sign-ins
+    on unknown names (`unknown_user`) older than that; returns how many rows went."""
+    attempts = session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < before))
+    entries = session.exec(
+        delete(AuditEntry).where(
+            col(AuditEntry.at) < before,
+            col(AuditEntry.action) == "login_failed",
+            col(AuditEntry.username) == unknown_user,
+        )
+    )
+    session.flush()
+    return (attempts.rowcount or 0) + (entries.rowcount or 0)
 
 
 def recent_login_attempts(

@@ -41,6 +41,7 @@ from starlette.routing import Route
 from survey.answer_codes import codec_of
 from survey.config import server_secret, settings
 from survey.db import new_session, shared_engine
+from survey.filemodes import restrict_sqlite_files
 from survey.links import LinkClaims, LinkError, check_campaign, read_token
 from survey.models import Campaign, QuestionnaireVersion
 from survey.questionnaire import Questionnaire
@@ -58,10 +59,10 @@ from survey.webform.abuse import (
     HONEYPOT_FIELD,
     AbuseGuard,
     AbuseLimits,
-    client_address,
     flag_reasons,
 )
 from survey.webform.compression import SlottedPage, accepts_gzip
+from survey.webform.peer import request_address
 from survey.webform.randomness import RandomPool
 from survey.webform.render import (
     GROUP_FIELD,
@@ -622,12 +623,7 @@ class FormService(ServerResources):
                 body = await read_body(request, self.max_body_bytes)
             except BodyTooLarge:
                 return message_response("too_large", lang)
-            peer = request.client.host if request.client else None
-            address = client_address(
-                peer,
-                request.headers.get("x-forwarded-for"),
-                trust_proxy=self.guard.limits.trust_proxy,
-            )
+            address = request_address(request.scope, trusted_proxy=self.guard.limits.trust_proxy)
             if self.guard.note_submission(address):
                 return message_response("flood", lang)
             content_type = request.headers.get("content-type", "")
@@ -686,6 +682,7 @@ def _initialise_database() -> None:
     from survey.bootstrap import initialise
 
     config = settings()
+    restrict_sqlite_files(config.database_url)  # owner-only database file (and so its WAL)
     engine = shared_engine(config.database_url)
     initialise(engine, load_demo=config.demo_on_first_start)
     threading.Thread(target=_warm_report_cache, args=(engine,), daemon=True,

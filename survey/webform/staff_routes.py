@@ -29,7 +29,6 @@ import hashlib
 import hmac
 import logging
 import math
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -43,16 +42,21 @@ from starlette.routing import Route
 
 from survey.auth import (
     MIN_PASSWORD_LENGTH,
+    PASSWORD_PROBLEMS,
     LoginRefused,
     authenticate,
+    password_problem,
     set_password,
     verify_password,
 )
 from survey.db import new_session
+from survey.login_guard import HashingBusy, HashingGate, SignInGuard, shared_gate, shared_guard
 from survey.models import User
 from survey.sessions import COOKIE_NAME, SessionPolicy, end_session, resume_session, start_session
 from survey.storage.users import get_user, list_users
 from survey.text import Text
+from survey.webform.peer import request_address
+from survey.webform.peer import trust_proxy as _trust_proxy
 from survey.webform.render import UI, normal_lang, template_environment
 from survey.webform.routes import (
     BadSubmission,
@@ -125,6 +129,11 @@ TEXT = {
         "Yêu cầu không hợp lệ. Vui lòng đăng nhập lại.",
         "The request is not valid. Please sign in again.",
     ),
+    "hashing_busy": Text(
+        "Đang có nhiều lượt đăng nhập cùng lúc. Vui lòng đợi vài giây rồi thử lại.",
+        "Too many sign-ins are being checked at this moment. Please wait a few seconds and "
+        "try again.",
+    ),
     "busy": Text(
         "Hệ thống đang bận, chưa đăng nhập được. Vui lòng thử lại sau ít phút.",
         "The system is busy and could not sign you in. Please try again in a few minutes.",
@@ -150,9 +159,6 @@ TEXT = {
     "repeat_password": Text("Nhập lại mật khẩu mới", "Repeat the new password"),
     "save_password": Text("Lưu mật khẩu và đăng nhập", "Save the password and sign in"),
     "differ": Text("Hai mật khẩu không khớp.", "The two passwords differ."),
-    "too_short": Text(
-        "Mật khẩu cần ít nhất {n} ký tự.", "The password needs at least {n} characters."
-    ),
     "too_long": Text("Mật khẩu quá dài.", "The password is too long."),
     "same": Text(
         "Mật khẩu mới phải khác mật khẩu dùng một lần.",
@@ -203,13 +209,14 @@ class StaffService(ServerResources):
         secret: bytes | None = None,
         policy: SessionPolicy | None = None,
         trust_proxy: bool | None = None,
+        guard: SignInGuard | None = None,
+        gate: HashingGate | None = None,
     ):
         super().__init__(engine=engine, secret=secret)
         self._policy = policy
-        self.trust_proxy = (
-            os.environ.get("SURVEY_TRUST_PROXY", "0").lower() in ("1", "true", "yes")
-            if trust_proxy is None else trust_proxy
-        )
+        self.trust_proxy = _trust_proxy() if trust_proxy is None else trust_proxy
+        self.guard = guard or shared_guard()
+        self.gate = gate or shared_gate()
 
     @property
     def policy(self) -> SessionPolicy:
@@ -320,7 +327,7 @@ class StaffService(ServerResources):
             _LOG.warning("sign-in: database unavailable", exc_info=True)
         return self.login_page(lang, nonce)
 
-    def _sign_in(self, fields: dict[str, str], lang: str, nonce: str) -> Outcome:
+    def _sign_in(self, fields: dict[str, str], lang: str, nonce: str, address: str) -> Outcome:
         username = fields.get("username", "").strip()
         password = fields.get("password", "")
         shown = username[:MAX_USERNAME]
@@ -332,7 +339,14 @@ class StaffService(ServerResources):
                                    status=401)
         with new_session(self.engine) as session:
             try:
-                user = authenticate(session=session, username=username, password=password)
+                user = authenticate(session=session, username=username, password=password,
+                                    address=address, guard=self.guard, gate=self.gate)
+            except HashingBusy as busy:
+                return self.login_page(
+                    lang, nonce, username=shown, status=429,
+                    error=TEXT["hashing_busy"].get(lang),
+                    headers={"Retry-After": str(busy.retry_after)},
+                )
             except LoginRefused as refused:
                 if refused.retry_after:
                     seconds = max(1, math.ceil(refused.retry_after))
@@ -350,7 +364,9 @@ class StaffService(ServerResources):
             session.commit()
         return Outcome(status=303, location=HOME_PATH, session_token=token)
 
-    def _change_password(self, fields: dict[str, str], lang: str, nonce: str) -> Outcome:
+    def _change_password(
+        self, fields: dict[str, str], lang: str, nonce: str, _address: str
+    ) -> Outcome:
         username = fields.get("username", "").strip()[:MAX_USERNAME]
         first = fields.get("new_password", "")
         second = fields.get("repeat_password", "")
@@ -363,10 +379,10 @@ class StaffService(ServerResources):
             problem = None
             if first != second:
                 problem = TEXT["differ"].get(lang)
-            elif len(first) < MIN_PASSWORD_LENGTH:
-                problem = TEXT["too_short"].get(lang).format(n=MIN_PASSWORD_LENGTH)
             elif len(first) > MAX_PASSWORD:
                 problem = TEXT["too_long"].get(lang)
+            elif (weakness := password_problem(first, user.username)) is not None:
+                problem = PASSWORD_PROBLEMS[weakness].get(lang)
             elif verify_password(user.password_hash, first):
                 problem = TEXT["same"].get(lang)
             if problem:
@@ -446,7 +462,8 @@ class StaffService(ServerResources):
                     error=TEXT["csrf"].get(lang), status=403,
                 )
                 return self._respond(request, outcome, nonce)
-            outcome = await run_in_threadpool(handler, fields, lang, nonce)
+            address = request_address(request.scope, trusted_proxy=self.trust_proxy)
+            outcome = await run_in_threadpool(handler, fields, lang, nonce, address)
             return self._respond(request, outcome, nonce)
         except ClientDisconnect:
             return Response(status_code=400)
@@ -500,9 +517,13 @@ def staff_routes(
     secret: bytes | None = None,
     policy: SessionPolicy | None = None,
     trust_proxy: bool | None = None,
+    guard: SignInGuard | None = None,
+    gate: HashingGate | None = None,
 ) -> list[Route]:
-    """The sign-in pages' routes; by default on the app's database and server secret."""
-    service = StaffService(engine=engine, secret=secret, policy=policy, trust_proxy=trust_proxy)
+    """The sign-in pages' routes; by default on the app's database and server secret, with
+    the process's sign-in guard and hashing gate."""
+    service = StaffService(engine=engine, secret=secret, policy=policy, trust_proxy=trust_proxy,
+                           guard=guard, gate=gate)
     return [
         Route(LOGIN_PATH, service.login, methods=["GET", "POST"], name="staff_login"),
         Route(PASSWORD_PATH, service.change_password, methods=["GET", "POST"],

@@ -1,0 +1,57 @@
+"""Around the Streamlit server: security headers on its pages, and no public metrics.
+
+Every HTTP response of the staff app (Streamlit's pages, scripts, media and the sign-in
+pages) gets the headers the citizen's form sends where Streamlit allows them: its pages may
+only be framed by the app itself (Streamlit's components are same-origin frames), no
+Referer leaves the app, and no content-type sniffing. A header a route set itself (the
+sign-in pages' stricter policy) is kept. `/_stcore/metrics` (Streamlit's internal
+counters) answers 404 to everyone.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HIDDEN_PATHS = ("/_stcore/metrics",)
+STAFF_HEADERS = {
+    b"content-security-policy": b"frame-ancestors 'self'",
+    b"x-frame-options": b"SAMEORIGIN",
+    b"referrer-policy": b"no-referrer",
+    b"x-content-type-options": b"nosniff",
+}
+
+
+class StaffAppGuard:
+    """ASGI wrapper of the staff app: hidden paths → 404, security headers added."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if any(path == hidden or path.startswith(hidden + "/") for hidden in HIDDEN_PATHS):
+            await _not_found(send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _value in headers}
+                headers += [(name, value) for name, value in STAFF_HEADERS.items()
+                            if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _not_found(send: Send) -> None:
+    body = b"Not found"
+    await send({"type": "http.response.start", "status": 404,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()),
+                            *STAFF_HEADERS.items()]})
+    await send({"type": "http.response.body", "body": body})

@@ -15,7 +15,6 @@ from survey.auth import AccessDenied, Scope, scope_of
 from survey.bootstrap import initialise
 from survey.config import settings
 from survey.db import new_session, shared_engine
-from survey.filemodes import restrict_sqlite_files
 from survey.sessions import COOKIE_NAME as SESSION_COOKIE
 from survey.sessions import (
     end_session,
@@ -62,7 +61,6 @@ PAGES = (
 @st.cache_resource(show_spinner="Đang chuẩn bị cơ sở dữ liệu…")
 def engine() -> Engine:
     """The process's engine; schema, shipped questionnaires and first-start demo data."""
-    restrict_sqlite_files(settings().database_url)  # owner-only database file (and its WAL)
     made = shared_engine(settings().database_url)
     initialise(made, load_demo=settings().demo_on_first_start)
     return made

@@ -12,6 +12,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from survey import models  # noqa: F401  (registers the tables)
 from survey.config import settings
+from survey.filemodes import restrict_sqlite_files
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -30,6 +31,7 @@ def make_engine(url: str | None = None) -> Engine:
         in_memory = url in ("sqlite://", "sqlite:///:memory:")
         if not in_memory:
             Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+            restrict_sqlite_files(url)  # the file, its WAL and journal: owner only
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},

@@ -41,7 +41,6 @@ from starlette.routing import Route
 from survey.answer_codes import codec_of
 from survey.config import server_secret, settings
 from survey.db import new_session, shared_engine
-from survey.filemodes import restrict_sqlite_files
 from survey.links import LinkClaims, LinkError, check_campaign, read_token
 from survey.models import Campaign, QuestionnaireVersion
 from survey.questionnaire import Questionnaire
@@ -682,7 +681,6 @@ def _initialise_database() -> None:
     from survey.bootstrap import initialise
 
     config = settings()
-    restrict_sqlite_files(config.database_url)  # owner-only database file (and so its WAL)
     engine = shared_engine(config.database_url)
     initialise(engine, load_demo=config.demo_on_first_start)
     threading.Thread(target=_warm_report_cache, args=(engine,), daemon=True,

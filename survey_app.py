@@ -27,8 +27,9 @@ else:
     from survey.webform.dispatch import PrefixDispatch, light_app
     from survey.webform.hardening import StaffAppGuard
     from survey.webform.peer import keep_connection_peer
-    from survey.webform.routes import form_lifespan, form_routes
+    from survey.webform.routes import form_routes
     from survey.webform.staff_routes import staff_routes
+    from survey.webform.startup import form_lifespan
     from survey.webform.tcp import disable_nagle_on_accepted_sockets
 
     disable_nagle_on_accepted_sockets()

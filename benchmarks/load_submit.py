@@ -115,12 +115,15 @@ async def virtual_user(
 
 
 def process_cpu_seconds(pid: int | None) -> float:
-    """CPU time (user + system) a process has used so far; 0 when unknown (Linux /proc)."""
+    """CPU time (user + system) a process and its running child processes (the form app's
+    workers) have used so far; 0 when unknown (Linux /proc)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except (OSError, IndexError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu_seconds(int(child)) for child in children)
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
@@ -262,7 +265,8 @@ def report(args, results: Results, checks: dict) -> int:
     print(
         f"{args.database if not args.url else 'target ' + args.url}: "
         f"{args.submissions} submissions, {args.clients} clients, "
-        f"load average {results.load_before:.1f} before / {os.getloadavg()[0]:.1f} after "
+        + (f"form app in {args.workers} process(es), " if args.workers else "whole app, ")
+        + f"load average {results.load_before:.1f} before / {os.getloadavg()[0]:.1f} after "
         f"on {os.cpu_count()} CPUs"
     )
     print(
@@ -329,6 +333,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "campaign's form once and opens the measured form, unmeasured)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary database")
+    parser.add_argument(
+        "--workers", type=int, default=0,
+        help="0: the whole app (Streamlit and form, one process); N: the form application "
+             "alone (uvicorn survey.webform.app:app --workers N)")
     args = parser.parse_args(argv)
     if args.url and not (args.database_url and args.secret):
         parser.error("--url needs the app's --database-url and --secret")
@@ -377,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
                     "SURVEY_FLOOD_PER_MINUTE": "100000000",
                     "SURVEY_BURST_COUNT": "100000000",
                 },
+                form_workers=args.workers,
             ).start()
             base_url = server.base_url
         results = asyncio.run(

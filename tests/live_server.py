@@ -65,15 +65,16 @@ def free_port() -> int:
 
 
 def wait_for_health(
-    base_url: str, server: subprocess.Popen, log: Path, seconds: float = 90
+    base_url: str, server: subprocess.Popen, log: Path, seconds: float = 90,
+    path: str = "/_stcore/health",
 ) -> None:
-    """Wait until the app answers /_stcore/health; RuntimeError with the log's end otherwise."""
+    """Wait until the app answers `path`; RuntimeError with the log's end otherwise."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"the app exited early:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as answer:
+            with urllib.request.urlopen(f"{base_url}{path}", timeout=2) as answer:
                 if answer.status == 200:
                     return
         except OSError:
@@ -90,6 +91,8 @@ class LiveServer:
     secret: str
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # > 0: the form application alone (survey.webform.app) in this many uvicorn processes
+    form_workers: int = 0
     process: subprocess.Popen | None = None
     starts: int = 0
 
@@ -123,12 +126,20 @@ class LiveServer:
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",
         ]  # fmt: skip
+        health = "/_stcore/health"
+        if self.form_workers:
+            command = [
+                sys.executable, "-m", "uvicorn", "survey.webform.app:app",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(self.form_workers), "--no-access-log",
+            ]  # fmt: skip
+            health = "/healthz"
         with self.log.open("w") as output:
             self.process = subprocess.Popen(
                 command, cwd=REPO, env=self.env(), stdout=output, stderr=subprocess.STDOUT
             )
         try:
-            wait_for_health(self.base_url, self.process, self.log, timeout)
+            wait_for_health(self.base_url, self.process, self.log, timeout, health)
         except RuntimeError:
             self.stop()
             raise

@@ -50,12 +50,8 @@ from starlette.testclient import TestClient
 
 from survey.db import make_engine
 from survey.webform.abuse import AbuseLimits
-from survey.webform.routes import (
-    LINK_STATE_SECONDS,
-    form_key_nonce,
-    form_routes,
-    idempotency_key,
-)
+from survey.webform.keys import form_key_nonce, idempotency_key
+from survey.webform.routes import LINK_STATE_SECONDS, form_routes
 
 SECRET = "fault-test-secret"
 # One loopback address stands for many phones here: no flood refusal, no burst flags.

@@ -172,16 +172,21 @@ def test_the_app_serves_the_form_compressed_beside_the_staff_app(db_url, tmp_pat
         assert fetch(server.base_url + "/_stcore/health")[0] == 200  # the staff app is there
 
 
-def test_the_load_benchmark_finds_nothing_lost(db_url, capsys):
+@pytest.mark.parametrize("workers", [0, 2], ids=["whole-app", "form-app-2-processes"])
+def test_the_load_benchmark_finds_nothing_lost(db_url, capsys, workers):
+    """The whole app, and the form application alone in two uvicorn processes sharing the
+    database: every submission stored once."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         import load_submit
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
     code = load_submit.main(
-        ["--database-url", db_url, "--submissions", "60", "--clients", "6", "--target-p95", "1e9"]
+        ["--database-url", db_url, "--submissions", "60", "--clients", "6", "--target-p95", "1e9",
+         "--workers", str(workers)]
     )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "stored 60  acknowledged 60  lost 0  duplicated 0  incomplete 0" in out
     assert "nothing lost, nothing counted twice" in out
+    assert (f"form app in {workers} process(es)" if workers else "whole app") in out

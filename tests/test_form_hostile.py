@@ -35,13 +35,9 @@ from survey.models import Response
 from survey.questionnaire import load_questionnaire, shipped_questionnaire_paths
 from survey.storage.responses import answers_by_response
 from survey.webform.abuse import AbuseLimits
-from survey.webform.routes import (
-    MAX_BODY_BYTES,
-    MAX_FIELDS,
-    form_key_nonce,
-    form_routes,
-    idempotency_key,
-)
+from survey.webform.http import MAX_FIELDS
+from survey.webform.keys import form_key_nonce, idempotency_key
+from survey.webform.routes import MAX_BODY_BYTES, form_routes
 
 SECRET = "hostile-form-secret"
 QUIET = AbuseLimits(burst_count=1_000_000, flood_per_minute=1_000_000)

@@ -26,7 +26,7 @@ from survey.storage.campaigns import (
 from survey.storage.organisations import add_organisation
 from survey.storage.questionnaires import questionnaire_of
 from survey.storage.responses import answers_by_response
-from survey.webform import routes, writer
+from survey.webform import routes, startup, writer
 from survey.webform.abuse import AbuseGuard, AbuseLimits, client_address, flag_reasons
 from survey.webform.routes import form_routes
 
@@ -532,7 +532,7 @@ def test_form_lifespan_initialises_the_database(tmp_path, monkeypatch):
     monkeypatch.setenv("SURVEY_DEMO", "0")
 
     async def start():
-        async with routes.form_lifespan(None) as state:
+        async with startup.form_lifespan(None) as state:
             return state
 
     import gc

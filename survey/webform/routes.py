@@ -16,20 +16,11 @@ nothing half-written: a response and its answers are stored in one transaction.
 from __future__ import annotations
 
 import asyncio
-import base64
-import gc
-import hashlib
-import hmac
 import logging
-import re
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qsl
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -39,8 +30,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from survey.answer_codes import codec_of
-from survey.config import server_secret, settings
-from survey.db import new_session, shared_engine
+from survey.db import new_session
 from survey.links import LinkClaims, LinkError, check_campaign, read_token
 from survey.models import Campaign, QuestionnaireVersion
 from survey.questionnaire import Questionnaire
@@ -55,19 +45,31 @@ from survey.storage.new_responses import NewResponse
 from survey.storage.questionnaires import questionnaire_of
 from survey.storage.responses import find_response_by_key
 from survey.webform.abuse import (
-    HONEYPOT_FIELD,
     AbuseGuard,
     AbuseLimits,
     flag_reasons,
 )
 from survey.webform.compression import SlottedPage, accepts_gzip
+from survey.webform.http import (
+    SECURITY_HEADERS,
+    BadSubmission,
+    BodyTooLarge,
+    ServerResources,
+    html_page,
+    parse_fields,
+    read_body,
+)
+from survey.webform.keys import (
+    form_key_nonce,
+    idempotency_key,
+    is_receipt,
+    new_form_key,
+    new_receipt,
+)
 from survey.webform.peer import request_address
-from survey.webform.randomness import RandomPool
 from survey.webform.render import (
-    GROUP_FIELD,
     KEY_FIELD,
     LANG_FIELD,
-    QUESTION_PREFIX,
     FormHeader,
     FormLinks,
     FormState,
@@ -76,170 +78,24 @@ from survey.webform.render import (
     render_message,
     render_thanks,
 )
+from survey.webform.submission import Submission, missing_answers, parse_submission
 from survey.webform.writer import PendingResponse, ResponseWriter
 
 _LOG = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_FIELDS = 400
-RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
-RECEIPT_LENGTH = 8
 SUBMIT_PATH = "gui"  # gửi: posting to its own address keeps the browser's cached form (and key)
 FORM_CACHE_SECONDS = 300.0
 LINK_STATE_SECONDS = 2.0  # how long a campaign's link state read from the database is trusted
 FORM_CACHE_SIZE = 2048
 BLANK_FORM_CACHE_SIZE = 512  # rendered blank forms (about 25 KB each) by campaign and language
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-_RANDOM = RandomPool()
 # Where the rendered blank form carries its key: random, so no text of a page can hold it.
 _KEY_SLOT = "key-" + secrets.token_hex(16)
 # The form may be kept by the browser for the back button: a resubmission then
 # carries the same key and shows the same receipt instead of storing twice.
-_FORM_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}
-_PAGE_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "no-store"}
+_FORM_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}
 _VARY = {"Vary": "Accept-Encoding"}
 _GZIPPED = {**_VARY, "Content-Encoding": "gzip"}
-
-
-# --- keys and receipts -------------------------------------------------------------
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _key_mac(secret: bytes, campaign_id: int, nonce: str) -> str:
-    message = f"form-key|{campaign_id}|{nonce}".encode()
-    return _b64(hmac.new(secret, message, hashlib.sha256).digest()[:9])
-
-
-def new_form_key(campaign_id: int, secret: bytes) -> str:
-    """A fresh hidden key for one rendered form: 20 random characters + 12 of signature."""
-    nonce = _b64(_RANDOM.take(15))
-    return nonce + _key_mac(secret, campaign_id, nonce)
-
-
-def form_key_nonce(key: str, campaign_id: int, secret: bytes) -> str | None:
-    """The random part of a genuine key for this campaign, else None."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{32}", key or ""):
-        return None
-    nonce, mac = key[:20], key[20:]
-    return nonce if hmac.compare_digest(mac, _key_mac(secret, campaign_id, nonce)) else None
-
-
-def idempotency_key(campaign_id: int, nonce: str) -> str:
-    """The stored idempotency key of a web response."""
-    return f"web-{campaign_id}-{nonce}"
-
-
-def new_receipt() -> str:
-    """A short receipt code in an alphabet without look-alike characters: one uniform draw
-    below 31^8, written in base 31."""
-    number = _RANDOM.below(len(RECEIPT_ALPHABET) ** RECEIPT_LENGTH)
-    digits = []
-    for _ in range(RECEIPT_LENGTH):
-        number, digit = divmod(number, len(RECEIPT_ALPHABET))
-        digits.append(RECEIPT_ALPHABET[digit])
-    return "".join(digits)
-
-
-def is_receipt(text: str) -> bool:
-    return len(text) == RECEIPT_LENGTH and all(c in RECEIPT_ALPHABET for c in text)
-
-
-# --- the submitted form ------------------------------------------------------------
-
-
-class BadSubmission(ValueError):
-    """A submission no honest form produces: answered with a 400 page, nothing stored."""
-
-
-class BodyTooLarge(Exception):
-    """The request body is over the limit."""
-
-
-@dataclass(frozen=True)
-class Submission:
-    form_key: str
-    lang: str
-    group: str | None
-    answers: dict[str, str]
-    honeypot: str
-
-
-def parse_fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
-    """The (name, value) pairs of a urlencoded form body."""
-    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        raise BadSubmission(f"unexpected content type {content_type!r}")
-    try:
-        return parse_qsl(
-            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict"
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadSubmission(f"unreadable form body: {exc}") from None
-
-
-def parse_submission(fields: list[tuple[str, str]], questionnaire: Questionnaire) -> Submission:
-    """Check every field against the questionnaire; unanswered questions are allowed here."""
-    seen: set[str] = set()
-    values: dict[str, str] = {}
-    answers: dict[str, str] = {}
-    for name, value in fields:
-        if name in seen:
-            raise BadSubmission(f"field {name!r} was sent twice")
-        seen.add(name)
-        code = name.removeprefix(QUESTION_PREFIX)
-        if name.startswith(QUESTION_PREFIX) and questionnaire.question(code) is not None:
-            if value:
-                answers[code] = value
-        elif name in (KEY_FIELD, LANG_FIELD, GROUP_FIELD, HONEYPOT_FIELD):
-            values[name] = value
-        else:
-            raise BadSubmission(f"unknown field {name!r}")
-    if KEY_FIELD not in values:
-        raise BadSubmission("the form key is missing")
-    group = values.get(GROUP_FIELD) or None
-    # The questionnaire's one validator; a missing group is the form's to ask for, not an error.
-    problems = [problem for problem in codec_of(questionnaire).problems(group, answers)
-                if not (problem.code == "unknown_group" and group is None)]
-    if problems:
-        raise BadSubmission(str(problems[0]))
-    return Submission(
-        form_key=values[KEY_FIELD],
-        lang=normal_lang(values.get(LANG_FIELD)),
-        group=group,
-        answers=answers,
-        honeypot=values.get(HONEYPOT_FIELD, ""),
-    )
-
-
-def missing_answers(submission: Submission, questionnaire: Questionnaire) -> frozenset[str]:
-    """Codes of unanswered questions, plus 'group' when the group is needed and missing."""
-    missing = {code for code in questionnaire.question_codes if code not in submission.answers}
-    if questionnaire.groups and submission.group is None:
-        missing.add("group")
-    return frozenset(missing)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, or BodyTooLarge as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # --- the service -------------------------------------------------------------------
@@ -260,10 +116,6 @@ class CampaignForm:
         return self.header.questionnaire
 
 
-def _html(page: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-    return HTMLResponse(page, status_code=status, headers=headers or _PAGE_HEADERS)
-
-
 @dataclass(frozen=True)
 class Place:
     """Relative links from the page a request came to (the form or its submit address)."""
@@ -282,28 +134,7 @@ def message_response(kind: str, lang: str = "vi", retry_at: Place | None = None)
     """An error page; `retry_at` adds a "try again" link back to the form."""
     retry_href = f"{retry_at.links.form}?lang={lang}" if retry_at else None
     status, page = render_message(kind, lang=lang, retry_href=retry_href)
-    return _html(page, status)
-
-
-class ServerResources:
-    """The engine and signing secret of a set of routes, taken from the settings on first use
-    unless given (tests pass their own)."""
-
-    def __init__(self, *, engine: Engine | None = None, secret: bytes | None = None):
-        self._engine = engine
-        self._secret = secret
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = shared_engine(settings().database_url)
-        return self._engine
-
-    @property
-    def secret(self) -> bytes:
-        if self._secret is None:
-            self._secret = server_secret()
-        return self._secret
+    return html_page(page, status)
 
 
 class FormService(ServerResources):
@@ -480,7 +311,7 @@ class FormService(ServerResources):
         if database_down:
             return self._retry(form, state, place)
         if state.missing:
-            return _html(render_form(form.header, state, place.links), 422, _FORM_HEADERS)
+            return html_page(render_form(form.header, state, place.links), 422, _FORM_HEADERS)
         reason = flag_reasons(
             honeypot_value=submission.honeypot, burst=self.guard.is_burst(address)
         )
@@ -560,7 +391,7 @@ class FormService(ServerResources):
             answers=state.answers,
             notice="retry",
         )
-        return _html(render_form(form.header, retry_state, place.links), 503, _FORM_HEADERS)
+        return html_page(render_form(form.header, retry_state, place.links), 503, _FORM_HEADERS)
 
     # -- GET /s/<token>/cam-on --
 
@@ -582,7 +413,7 @@ class FormService(ServerResources):
         except OperationalError:
             remembered = self._remembered_form(claims.campaign_id)
             header = remembered.header if remembered else None
-        return _html(render_thanks(receipt=receipt, lang=lang, header=header))
+        return html_page(render_thanks(receipt=receipt, lang=lang, header=header))
 
     # -- the endpoints --
 
@@ -677,46 +508,3 @@ def form_routes(
     ]
 
 
-def _initialise_database() -> None:
-    from survey.bootstrap import initialise
-
-    config = settings()
-    engine = shared_engine(config.database_url)
-    initialise(engine, load_demo=config.demo_on_first_start)
-    threading.Thread(target=_warm_report_cache, args=(engine,), daemon=True,
-                     name="warm-report-cache").start()
-
-
-def _warm_report_cache(engine) -> None:
-    """Read the responses for the report pages once, in the background, so that the first
-    page view after a start does not wait for it."""
-    from survey.dashboard import warm_cache
-
-    try:
-        with new_session(engine) as session:
-            warm_cache(session=session)
-    except Exception:  # noqa: BLE001 - a cold cache is only slower
-        _LOG.exception("startup: could not pre-read the responses for the reports")
-    freeze_startup_objects()
-
-
-def freeze_startup_objects() -> None:
-    """Leave the objects made so far (modules, Streamlit, caches) out of the garbage
-    collector's full passes: with them, each full pass of a loaded server paused every
-    request for about 100 ms, a few times a minute under load; after it about 35 ms."""
-    gc.freeze()
-
-
-@asynccontextmanager
-async def form_lifespan(app: Any) -> AsyncIterator[None]:
-    """Startup for st.App: schema, shipped questionnaires and first-start demo data.
-
-    Runs in a thread so the event loop stays free. A database that is down at
-    startup is logged, not fatal: the form answers 503 until it is reachable.
-    """
-    try:
-        await asyncio.to_thread(_initialise_database)
-    except Exception:
-        _LOG.exception("startup: the database could not be initialised")
-    freeze_startup_objects()
-    yield None

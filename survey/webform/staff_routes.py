@@ -24,7 +24,6 @@ Pages are server-rendered (Jinja2, autoescaped), no script, the citizen form's l
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
@@ -55,16 +54,17 @@ from survey.models import User
 from survey.sessions import COOKIE_NAME, SessionPolicy, end_session, resume_session, start_session
 from survey.storage.users import get_user, list_users
 from survey.text import Text
-from survey.webform.peer import request_address
-from survey.webform.peer import trust_proxy as _trust_proxy
-from survey.webform.render import UI, normal_lang, template_environment
-from survey.webform.routes import (
+from survey.webform.http import (
     BadSubmission,
     BodyTooLarge,
     ServerResources,
+    b64,
     parse_fields,
     read_body,
 )
+from survey.webform.peer import request_address
+from survey.webform.peer import trust_proxy as _trust_proxy
+from survey.webform.render import UI, normal_lang, template_environment
 
 _LOG = logging.getLogger(__name__)
 
@@ -171,10 +171,6 @@ def _ui(lang: str) -> dict[str, str]:
     return {name: text.get(lang) for name, text in TEXT.items()}
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 def _is_nonce(value: str | None) -> bool:
     """A CSRF cookie value as this module makes them: 16 random bytes, URL-safe base64."""
     return (
@@ -226,7 +222,7 @@ class StaffService(ServerResources):
 
     def _mac(self, *parts: str) -> str:
         message = "|".join(parts).encode("utf-8")
-        return _b64(hmac.new(self.secret, message, hashlib.sha256).digest()[:18])
+        return b64(hmac.new(self.secret, message, hashlib.sha256).digest()[:18])
 
     def csrf_token(self, nonce: str, issued: int | None = None) -> str:
         """The form's token for the browser holding `nonce` in its CSRF cookie."""
@@ -445,7 +441,7 @@ class StaffService(ServerResources):
         """A POST: CSRF check, then `handler(fields, lang, nonce)` in a thread."""
         lang = normal_lang(request.query_params.get("lang"))
         cookie = request.cookies.get(CSRF_COOKIE)
-        nonce = cookie if _is_nonce(cookie) else _b64(secrets.token_bytes(16))
+        nonce = cookie if _is_nonce(cookie) else b64(secrets.token_bytes(16))
         try:
             try:
                 fields = await self._form_fields(request)
@@ -478,7 +474,7 @@ class StaffService(ServerResources):
             return await self._posted(request, self._sign_in)
         lang = normal_lang(request.query_params.get("lang"))
         cookie = request.cookies.get(CSRF_COOKIE)
-        nonce = cookie if _is_nonce(cookie) else _b64(secrets.token_bytes(16))
+        nonce = cookie if _is_nonce(cookie) else b64(secrets.token_bytes(16))
         try:
             outcome = await run_in_threadpool(
                 self._show_login, lang, nonce, request.cookies.get(COOKIE_NAME)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from survey.auth import FULL_ACCESS, Scope, scope_of
-from survey.cli.common import CliError, session_scope
+from survey.cli.common import CliError, period_argument, session_scope
 from survey.dashboard import load_source, province_report, unit_report
 from survey.par import classify
 from survey.periods import parse_period
@@ -72,7 +72,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         parser = kinds.add_parser(name, help=help_text)
         if name == "unit":
             parser.add_argument("--unit", required=True, help="unit code")
-        parser.add_argument("--period", required=True, help="2024-Q3, 2024-H1 or 2024")
+        parser.add_argument("--period", type=period_argument, required=True, help="2024-Q3, 2024-H1 or 2024")
         parser.add_argument("--out", required=True, help="output .xlsx file")
         parser.add_argument("--questionnaire", default="dtxhh-haugiang", metavar="ID",
                             help="questionnaire family (default: dtxhh-haugiang)")

@@ -297,28 +297,22 @@ def pick_family(db: Session, key: str = "family") -> str:
 
 def pick_period(periods: list[str], key: str = "period") -> str:
     """Select box of periods (newest first), labelled the Vietnamese way."""
-    from survey.periods import parse_period
+    from survey.periods import canonical_period_or_none, parse_period
 
     if not periods:
         st.info(t("Chưa có phiếu trả lời nào cho lựa chọn này.", "No responses for this choice yet."))
         st.stop()
-    wanted = st.query_params.get("period")
+    wanted = canonical_period_or_none(st.query_params.get("period"))  # ?period=Q3/2024 works too
     index = periods.index(wanted) if wanted in periods else 0
     return st.selectbox(t("Kỳ", "Period"), periods, index=index, key=key,
                         format_func=lambda p: parse_period(p).label(lang()))
 
 
-FLAG_TEXT = {
-    "insufficient": ("dưới 5 phiếu: không đủ để tính khoảng tin cậy", "under 5 responses: no interval"),
-    "low_reliability": ("dưới 30 phiếu: độ tin cậy thấp", "under 30 responses: low reliability"),
-    "partial": ("có câu hỏi chưa ai trả lời", "some questions have no scored answer"),
-}
-
-
 def flag_text(flags: str | tuple[str, ...]) -> str:
     """Reliability flags ('low_reliability, partial' or a tuple) in the interface language."""
-    names = [f.strip() for f in flags.split(",")] if isinstance(flags, str) else list(flags)
-    return "; ".join(t(*FLAG_TEXT[name]) if name in FLAG_TEXT else name for name in names if name)
+    from survey.reports import reliability_text
+
+    return reliability_text(flags, lang())
 
 
 def include_flagged_toggle() -> bool:

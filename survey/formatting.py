@@ -35,6 +35,13 @@ def format_number(value, decimals: int = 2, lang: str = "vi") -> str:
     return format_decimal(value, format=pattern, locale=_locale(lang))
 
 
+def format_plain(value, lang: str = "vi") -> str:
+    """A number with as many decimals as it has (53, 51,5, 78,09), thousands separated."""
+    if _missing(value):
+        return "—"
+    return format_decimal(value, locale=_locale(lang), decimal_quantization=False)
+
+
 def format_signed(value, decimals: int = 2, lang: str = "vi") -> str:
     """A change with its sign: '+0,25', '−0,70', '0,00'."""
     if _missing(value):

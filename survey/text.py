@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 LANGUAGES = ("vi", "en")
@@ -41,12 +42,14 @@ def tr(lang: str, vi: str, en: str) -> str:
 
 
 def _parameter(value: Any, lang: str) -> str:
-    from survey.formatting import format_number
+    from survey.formatting import format_number, format_plain
 
     if isinstance(value, Text):
         return value.get(lang)
     if isinstance(value, bool) or value is None:
         return str(value)
+    if isinstance(value, Decimal):
+        return format_plain(value, lang)
     if isinstance(value, int):
         return format_number(value, 0, lang)
     if isinstance(value, float):
@@ -80,6 +83,28 @@ class SurveyError(Exception):
 
     def __str__(self) -> str:  # the command line speaks English
         return self.render("en")
+
+
+class Notice(str):
+    """A coded warning (a str: its English text, for the command line and JSON), rendered in
+    the user's language on pages with `notice.render(lang)`."""
+
+    code: str
+    params: dict
+
+    def __new__(cls, code: str, /, **params: Any) -> Notice:
+        made = super().__new__(cls, render(code, params, "en"))
+        made.code = code
+        made.params = params
+        return made
+
+    def render(self, lang: str = "vi") -> str:
+        return render(self.code, self.params, lang)
+
+
+def render_notice(notice: str, lang: str = "vi") -> str:
+    """A warning in `lang` (a plain str is shown as it is)."""
+    return notice.render(lang) if isinstance(notice, Notice) else str(notice)
 
 
 def render_error(error: BaseException, lang: str = "vi") -> str:

@@ -270,6 +270,10 @@ def _par(args: argparse.Namespace) -> int:
               f"{format_number(float(result.percentage))} % · {result.classification}{rank}")
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+            if getattr(warning, "code", "") == "par.stated_max_differs.total_row":
+                rows = warning.params["rows"]
+                print(f"hint: pass --stated-total to choose the maximum (--stated-total {rows} "
+                      "for the row sum)", file=sys.stderr)
     return 0
 
 

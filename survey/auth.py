@@ -21,6 +21,7 @@ from survey.storage.audit import append_audit
 from survey.storage.organisations import descendant_ids, get_organisation, list_organisations
 from survey.storage.sessions import revoke_user_sessions
 from survey.storage.users import add_user, get_user, recent_login_attempts, record_login_attempt
+from survey.text import SurveyError
 
 HASHER = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
@@ -31,8 +32,8 @@ FAILURE_WINDOW = timedelta(hours=24)
 _DUMMY_HASH = HASHER.hash("not-a-real-password-" + secrets.token_hex(8))
 
 
-class AccessDenied(PermissionError):
-    """The user may not see or change this."""
+class AccessDenied(SurveyError, PermissionError):
+    """The user may not see or change this (a message code and its parameters)."""
 
 
 class LoginRefused(ValueError):
@@ -46,7 +47,7 @@ class LoginRefused(ValueError):
 def hash_password(password: str) -> str:
     """Argon2id hash of a password of at least MIN_PASSWORD_LENGTH characters."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise StorageError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise StorageError("account.password_short", n=MIN_PASSWORD_LENGTH)
     return HASHER.hash(password)
 
 
@@ -198,7 +199,7 @@ def require_unit(*, session: Session, scope: Scope, code: str) -> Organisation:
     """
     organisation = get_organisation(session=session, code=code)
     if not scope.allows(organisation):
-        raise AccessDenied(f"unit {code!r} does not exist or is outside your scope")
+        raise AccessDenied("access.unit", code=code)
     return organisation
 
 

@@ -87,3 +87,21 @@ def format_period(label: str, lang: str = "vi") -> str:
         return parse_period(label).label(lang)
     except PeriodError:
         return str(label)
+
+
+def parse_number(text, lang: str = "vi") -> float:
+    """A number typed by a person: '14,00' or '1.234,5' in Vietnamese, '14.00' in English;
+    a plain '14.5' is accepted in both. ValueError when it is not a number."""
+    from babel.numbers import NumberFormatError, parse_decimal
+
+    if isinstance(text, int | float):
+        return float(text)
+    cleaned = str(text or "").strip().replace(" ", "")
+    if not cleaned or cleaned in ("—", "-"):
+        return 0.0
+    if lang == "vi" and "," not in cleaned and cleaned.count(".") == 1 and len(cleaned.split(".")[1]) != 3:
+        return float(cleaned)  # '14.5' typed with a decimal point
+    try:
+        return float(parse_decimal(cleaned, locale=_locale(lang), strict=False))
+    except NumberFormatError:
+        raise ValueError(text) from None

@@ -190,7 +190,7 @@ def open_campaign_link(
     """Open (or reuse) the campaign of unit × quarter × questionnaire ('ID' or 'ID@VERSION')."""
     unit = get_organisation(session=session, code=unit_code)
     if unit is None:
-        raise StorageError(f"unit {unit_code} does not exist")
+        raise StorageError("unit.missing", code=unit_code)
     version = get_questionnaire_version(session=session, reference=questionnaire)
     campaign, created = open_campaign(
         session=session, unit_id=unit.id, period=period, version_id=version.id, days=days

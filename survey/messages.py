@@ -111,4 +111,132 @@ MESSAGES: dict[str, Text] = {
     "par.total_above_max": Text(
         "Tổng điểm {total} cao hơn điểm tối đa áp dụng {maximum}.",
         "the total {total} is above the applicable maximum {maximum}"),
+    # access (the scope of an account)
+    "access.unit": Text("Không xem được đơn vị “{code}”: đơn vị không tồn tại hoặc ngoài phạm vi "
+                        "tài khoản của bạn.",
+                        "unit {code!r} does not exist or is outside your scope"),
+    "access.user": Text("Tài khoản “{username}” không tồn tại hoặc ngoài phạm vi quản lý của bạn.",
+                        "user {username!r} does not exist or is outside your scope"),
+    "access.parent_outside": Text("Hãy chọn đơn vị cấp trên trong phạm vi tài khoản của bạn.",
+                                  "choose a parent inside your scope"),
+    "access.admin_role": Text("Chỉ quản trị hệ thống mới được cấp vai trò quản trị hệ thống.",
+                              "only an admin may give the admin role"),
+    "access.own_role": Text("Bạn không thể tự đổi vai trò hay đơn vị của chính mình.",
+                            "you cannot change your own role or unit"),
+    "access.own_account": Text("Bạn không thể tự khoá tài khoản của chính mình.",
+                               "you cannot deactivate your own account"),
+    **{f"access.right.{right}": Text(f"Tài khoản của bạn ({{role}}) không có quyền quản lý {vi}.",
+                                     f"your account ({{role}}) may not manage {en}")
+       for right, vi, en in (
+           ("users", "tài khoản", "accounts"), ("units", "đơn vị", "units"),
+           ("questionnaires", "phiếu khảo sát", "questionnaires"),
+           ("campaigns", "đợt khảo sát", "campaigns"), ("imports", "việc nhập phiếu", "imports"),
+           ("audit", "nhật ký", "the audit log"), ("par", "chỉ số PAR", "the PAR index"))},
+    # accounts
+    "account.password_short": Text("Mật khẩu cần ít nhất {n} ký tự.",
+                                   "the password needs at least {n} characters"),
+    "account.bad_username": Text("Tên đăng nhập gồm 1–80 ký tự, không có dấu cách.",
+                                 "username: 1–80 characters without spaces"),
+    "account.bad_role": Text("Vai trò “{role}” không có; chọn một trong: {roles}.",
+                             "role {role!r}: use {roles}"),
+    "account.exists": Text("Tài khoản “{username}” đã có; hãy chọn tên đăng nhập khác.",
+                           "user {username} already exists"),
+    "account.role_needs_unit": Text("Vai trò {role} cần gắn với một đơn vị: hãy chọn đơn vị.",
+                                    "role {role} needs a unit"),
+    "account.last_admin": Text("“{username}” là quản trị hệ thống cuối cùng còn hoạt động: hãy "
+                               "tạo thêm một quản trị hệ thống trước.",
+                               "{username} is the last active admin: add another admin first"),
+    "account.already_active": Text("Tài khoản “{username}” đang hoạt động.",
+                                   "user {username} is already active"),
+    "account.already_deactivated": Text("Tài khoản “{username}” đã bị khoá.",
+                                        "user {username} is already deactivated"),
+    # units
+    "unit.bad_code": Text("Mã đơn vị “{code}” không hợp lệ: dùng 1–40 chữ cái không dấu, chữ số, "
+                          "dấu . - hoặc _.",
+                          "unit code {code!r}: use 1–40 letters, digits, '.', '-' or '_'"),
+    "unit.bad_kind": Text("Đơn vị {code}: loại “{kind}” không có (chọn: {kinds}).",
+                          "unit {code}: kind {kind!r} (use {kinds})"),
+    "unit.exists": Text("Đơn vị {code} đã có.", "unit {code} already exists"),
+    "unit.exists_other_case": Text(
+        "Đã có đơn vị {existing}: mã “{code}” chỉ khác chữ hoa/chữ thường. Hãy dùng {existing}.",
+        "unit {existing} already exists: {code!r} differs only in upper/lower case; use "
+        "{existing}"),
+    "unit.missing": Text("Không có đơn vị {code}.", "unit {code} does not exist"),
+    "unit.parent_missing": Text("Không có đơn vị cấp trên {code}.",
+                                "parent unit {code} does not exist"),
+    "unit.deactivated": Text("Đơn vị {code} đã ngừng hoạt động.", "unit {code} is deactivated"),
+    "unit.parent_deactivated": Text("Đơn vị cấp trên {code} đã ngừng hoạt động.",
+                                    "parent unit {code} is deactivated"),
+    "unit.name_empty": Text("Đơn vị {code}: tên không được để trống.",
+                            "unit {code}: the name must not be empty"),
+    "unit.name_long": Text("Đơn vị {code}: tên dài quá {n} ký tự.",
+                           "unit {code}: the name is longer than {n} characters"),
+    "unit.name_nul": Text("Đơn vị {code}: tên chứa ký tự không hợp lệ.",
+                          "unit {code}: the name contains a NUL character"),
+    "unit.move_below_itself": Text(
+        "Không thể chuyển đơn vị {code} vào {parent}: {parent} là chính nó hoặc đơn vị cấp dưới "
+        "của nó.",
+        "unit {code} cannot move under {parent}: {parent} is {code} itself or one of its "
+        "sub-units"),
+    "unit.already_root": Text("Đơn vị {code} đã ở gốc của cây.",
+                              "unit {code} is already under the root"),
+    "unit.already_under": Text("Đơn vị {code} đã trực thuộc {parent}.",
+                               "unit {code} is already under {parent}"),
+    "unit.already_active": Text("Đơn vị {code} đang hoạt động.", "unit {code} is already active"),
+    "unit.already_deactivated": Text("Đơn vị {code} đã ngừng hoạt động.",
+                                     "unit {code} is already deactivated"),
+    "unit.has_active_children": Text(
+        "Đơn vị {code} còn đơn vị trực thuộc đang hoạt động ({children}): hãy ngừng hoạt động "
+        "hoặc chuyển các đơn vị đó trước.",
+        "unit {code} has active sub-units ({children}): deactivate or move them first"),
+    "unit.under_deactivated": Text(
+        "Đơn vị {code} trực thuộc đơn vị đã ngừng hoạt động {parent}: hãy mở lại {parent} trước.",
+        "unit {code} is under the deactivated unit {parent}: reactivate it first"),
+    # campaigns
+    "campaign.days": Text("Số ngày của đợt khảo sát phải từ 1 đến {maximum} (đã nhập {days}).",
+                          "the number of days must be between 1 and {maximum} (got {days})"),
+}
+
+MESSAGES.update({
+    # questionnaire files (the key path, e.g. criteria[0].questions[1].scale, is shown beside)
+    "questionnaire.missing_key": Text("thiếu khoá bắt buộc", "required key is missing"),
+    "questionnaire.unknown_key": Text("khoá không có trong định dạng phiếu (xem mẫu phiếu trong "
+                                      "README)",
+                                      "unknown key (see the questionnaire format in README)"),
+    "questionnaire.bad_value": Text("giá trị không hợp lệ ({detail})", "{detail}"),
+    "questionnaire.title_long": Text("tên phiếu tiếng Việt dài quá {n} ký tự",
+                                     "the Vietnamese title is longer than {n} characters"),
+    "questionnaire.option_twice": Text("mã phương án “{code}” bị dùng hai lần",
+                                       "option code {code!r} is used twice"),
+    "questionnaire.scale_empty": Text("thang đo cần ít nhất một phương án",
+                                      "a scale needs at least one option"),
+    "questionnaire.scale_unscored": Text("thang đo cần ít nhất một phương án có điểm",
+                                         "a scale needs at least one scored option"),
+    "questionnaire.group_twice": Text("mã nhóm “{code}” bị dùng hai lần",
+                                      "group code {code!r} is used twice"),
+    "questionnaire.criterion_twice": Text("mã tiêu chí “{code}” bị dùng hai lần",
+                                          "criterion code {code!r} is used twice"),
+    "questionnaire.question_twice": Text("mã câu hỏi “{code}” bị dùng hai lần",
+                                         "question code {code!r} is used twice"),
+    "questionnaire.scale_undefined": Text(
+        "câu {question}: thang đo “{scale}” chưa được khai báo trong 'scales' (đã có: {defined})",
+        "question {question}: scale {scale!r} is not defined under 'scales' (defined: {defined})"),
+    "questionnaire.question_points": Text(
+        "tiêu chí {criterion}: tổng điểm các câu là {total}, nhưng điểm của tiêu chí là {points}",
+        "criterion {criterion}: question points sum to {total}, but the criterion's points are "
+        "{points}"),
+    "questionnaire.max_points": Text(
+        "tổng điểm các tiêu chí là {total}, nhưng max_points là {maximum}",
+        "criteria points sum to {total}, but max_points is {maximum}"),
+    "questionnaire.not_yaml": Text("tệp không đúng cú pháp YAML: {detail}", "not valid YAML: {detail}"),
+    "questionnaire.too_deep": Text("tệp YAML lồng quá sâu", "the YAML is nested too deeply"),
+    "questionnaire.not_mapping": Text("tệp phải là một bảng YAML (khoá: giá trị)",
+                                      "the file must be a YAML mapping (key: value)"),
+    "questionnaire.not_utf8": Text("tệp không phải văn bản UTF-8", "the file is not UTF-8 text"),
+})
+
+ROLE_NAMES: dict[str, Text] = {
+    "admin": Text("quản trị hệ thống", "admin"),
+    "province": Text("cấp tỉnh", "province"),
+    "unit": Text("cấp đơn vị", "unit"),
 }

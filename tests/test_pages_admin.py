@@ -189,7 +189,8 @@ def test_the_signed_in_user_cannot_deactivate_itself(db):
     at = open_app("so", "pages/admin_users.py")
     at.selectbox(key="user_manage_name").select("so").run()
     at.button(key="user_deactivate").click().run()
-    assert not at.exception and "your own account" in texts(at.error)
+    assert not at.exception
+    assert texts(at.error) == "Bạn không thể tự khoá tài khoản của chính mình."  # 12.6
     db.expire_all()
     assert get_user(session=db, username="so").active
 
@@ -217,7 +218,9 @@ def test_moving_a_unit_below_itself_shows_an_error_and_changes_nothing(db):
     at.selectbox(key="unit_move_code").select("HG01")
     at.selectbox(key="unit_move_parent").select("HG01a")
     at.button(key="unit_move_submit").click().run()
-    assert not at.exception and "itself or one of its sub-units" in texts(at.error)
+    assert not at.exception
+    assert texts(at.error) == ("Không thể chuyển đơn vị HG01 vào HG01a: HG01a là chính nó hoặc "
+                               "đơn vị cấp dưới của nó.")
     db.expire_all()
     assert db.get(Organisation, get_organisation(session=db, code="HG01").parent_id).code == "HG"
 
@@ -241,6 +244,9 @@ def test_a_bad_yaml_upload_shows_the_files_errors_by_key_path(db):
     assert "sai.yaml" in texts(at.error)
     problems = dataframes(at)[-1]
     assert "criteria[0].questions[0].point" in list(problems.iloc[:, 0])
+    shown = dict(zip(problems.iloc[:, 0], problems.iloc[:, 1], strict=True))  # key paths kept,
+    assert shown["criteria[0].questions[0].point"].startswith("khoá không có")  # Vietnamese text
+    assert shown["criteria[0].questions[0].points"] == "thiếu khoá bắt buộc"
     assert not [b for b in at.button if b.key == "questionnaire_register"]
     assert "mini" not in {row.family for row in list_questionnaire_versions(session=db)}
 

@@ -96,7 +96,7 @@ def as_utc(moment: datetime) -> datetime:
 
 def _check_days(days: int) -> int:
     if not 1 <= days <= MAX_CAMPAIGN_DAYS:
-        raise StorageError(f"--days must be between 1 and {MAX_CAMPAIGN_DAYS} (got {days})")
+        raise StorageError("campaign.days", maximum=MAX_CAMPAIGN_DAYS, days=days)
     return days
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from app_ui import require_scope, session, show_error, t
+from app_ui import lang, require_scope, session, show_error, t
 from survey import admin
 from survey.auth import AccessDenied
 
@@ -22,7 +22,8 @@ left, middle, right = st.columns(3)
 username = left.selectbox(t("Người thực hiện", "User"), [ALL, *usernames],
                           format_func=lambda u: u or t("(tất cả)", "(all)"), key="audit_user")
 action = middle.selectbox(t("Thao tác", "Action"), [ALL, *actions],
-                          format_func=lambda a: a or t("(tất cả)", "(all)"), key="audit_action")
+                          format_func=lambda a: admin.audit_action_label(a, lang()) if a
+                          else t("(tất cả)", "(all)"), key="audit_action")
 days = right.date_input(t("Từ ngày – đến ngày", "From – to"),
                         value=(today - dt.timedelta(days=30), today), format="DD/MM/YYYY",
                         key="audit_days")
@@ -37,9 +38,9 @@ except AccessDenied as error:
     st.stop()
 st.caption(t(f"{len(entries)} mục (mới nhất trước, giờ Việt Nam; tối đa 1.000).",
              f"{len(entries)} entries (newest first, Vietnam time; at most 1,000)."))
+shown = admin.readable_audit(entries, lang())
 st.dataframe(
-    entries.assign(at=entries["at"].dt.strftime("%d/%m/%Y %H:%M:%S"),
-                   target=entries["target"].fillna(""), detail=entries["detail"].fillna(""))[
+    shown.assign(at=shown["at"].dt.strftime("%d/%m/%Y %H:%M:%S"))[
         ["at", "username", "action", "target", "detail"]].rename(columns={
             "at": t("Thời điểm", "When"), "username": t("Người thực hiện", "User"),
             "action": t("Thao tác", "Action"), "target": t("Đối tượng", "Target"),

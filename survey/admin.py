@@ -59,7 +59,7 @@ from survey.storage.users import (
     set_user_active,
     set_user_role,
 )
-from survey.text import Notice
+from survey.text import Notice, tr
 
 CLI_SCOPE = Scope("cli", "admin", None)  # what the server's command line may do, audited as "cli"
 LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")  # audit dates are days in Vietnam
@@ -480,6 +480,58 @@ def audit_log(
     for column in ("target", "detail"):  # None, not NaN, where empty
         entries[column] = entries[column].astype(object).where(entries[column].notna(), None)
     return entries
+
+
+def _detail_text(value, lang: str) -> str:
+    from survey.messages import AUDIT_DETAIL_KEYS, ROLE_NAMES
+
+    if isinstance(value, dict):
+        parts = []
+        for key, item in value.items():
+            if item in (None, "", [], {}):
+                continue
+            name = AUDIT_DETAIL_KEYS[key].get(lang) if key in AUDIT_DETAIL_KEYS else key
+            if key == "role" and item in ROLE_NAMES:
+                item = ROLE_NAMES[item].get(lang)
+            elif key == "problems" and isinstance(item, list):
+                item = len(item)
+            parts.append(f"{name}: {_detail_text(item, lang)}")
+        return "; ".join(parts) if len(parts) != 1 or ";" in parts[0] else parts[0]
+    if isinstance(value, list):
+        return ", ".join(_detail_text(v, lang) for v in value)
+    if isinstance(value, bool):
+        return tr(lang, "có", "yes") if value else tr(lang, "không", "no")
+    return str(value)
+
+
+def readable_audit(entries: pd.DataFrame, lang: str = "vi") -> pd.DataFrame:
+    """The audit log as people read it: action names in `lang` (the code kept in `action_code`),
+    details as 'tên: …; trực thuộc: …' instead of JSON."""
+    import json
+
+    from survey.messages import AUDIT_ACTIONS
+
+    def detail(text) -> str:
+        if text is None or (isinstance(text, float) and pd.isna(text)):
+            return ""
+        try:
+            return _detail_text(json.loads(text), lang)
+        except (TypeError, ValueError):
+            return str(text)
+
+    shown = entries.copy()
+    shown["action_code"] = shown["action"]
+    shown["action"] = shown["action"].map(
+        lambda a: AUDIT_ACTIONS[a].get(lang) if a in AUDIT_ACTIONS else a)
+    shown["detail"] = shown["detail"].map(detail)
+    shown["target"] = shown["target"].fillna("")
+    return shown
+
+
+def audit_action_label(action: str, lang: str = "vi") -> str:
+    from survey.messages import AUDIT_ACTIONS
+
+    return AUDIT_ACTIONS[action].get(lang) if action in AUDIT_ACTIONS else action
 
 
 def audit_choices(*, session: Session, scope: Scope) -> tuple[list[str], list[str]]:

@@ -240,3 +240,40 @@ ROLE_NAMES: dict[str, Text] = {
     "province": Text("cấp tỉnh", "province"),
     "unit": Text("cấp đơn vị", "unit"),
 }
+
+
+AUDIT_ACTIONS: dict[str, Text] = {
+    "login": Text("Đăng nhập", "Signed in"),
+    "login_failed": Text("Đăng nhập không thành công", "Failed sign-in"),
+    "logout": Text("Đăng xuất", "Signed out"),
+    "password_changed": Text("Đổi mật khẩu", "Password changed"),
+    "password_reset": Text("Cấp lại mật khẩu dùng một lần", "One-time password issued"),
+    "user_created": Text("Tạo tài khoản", "Account created"),
+    "user_role_changed": Text("Đổi vai trò / đơn vị của tài khoản", "Account role or unit changed"),
+    "user_deactivated": Text("Khoá tài khoản", "Account deactivated"),
+    "user_reactivated": Text("Mở khoá tài khoản", "Account reactivated"),
+    "unit_added": Text("Thêm đơn vị", "Unit added"),
+    "unit_renamed": Text("Đổi tên đơn vị", "Unit renamed"),
+    "unit_moved": Text("Chuyển đơn vị", "Unit moved"),
+    "unit_deactivated": Text("Ngừng hoạt động đơn vị", "Unit deactivated"),
+    "unit_reactivated": Text("Mở lại đơn vị", "Unit reactivated"),
+    "questionnaire_registered": Text("Đăng ký phiếu khảo sát", "Questionnaire registered"),
+    "import": Text("Nhập phiếu giấy", "Paper forms imported"),
+    "import_refused": Text("Nhập phiếu giấy bị từ chối", "Paper-form import refused"),
+    "campaign_opened": Text("Mở đợt khảo sát", "Campaign opened"),
+    "campaign_closed": Text("Đóng đợt khảo sát", "Campaign closed"),
+    "campaign_revoked": Text("Thu hồi đường dẫn khảo sát", "Campaign link revoked"),
+    "campaign_rotated": Text("Thay đường dẫn khảo sát", "Campaign link replaced"),
+    "par_saved": Text("Lưu bảng điểm PAR", "PAR table saved"),
+    "export": Text("Tải dữ liệu xuống", "Data exported"),
+}
+
+AUDIT_DETAIL_KEYS: dict[str, Text] = {
+    "role": Text("vai trò", "role"), "unit": Text("đơn vị", "unit"),
+    "name": Text("tên", "name"), "parent": Text("trực thuộc", "parent"),
+    "kind": Text("loại", "kind"), "from": Text("trước", "before"), "to": Text("sau", "after"),
+    "rows": Text("số dòng", "rows"), "questionnaire": Text("phiếu", "questionnaire"),
+    "batch": Text("lô nhập", "batch"), "problems": Text("số lỗi", "problems"),
+    "outcome": Text("kết quả", "outcome"), "file": Text("tệp", "file"),
+    "created_units": Text("đơn vị tạo mới", "units created"),
+}

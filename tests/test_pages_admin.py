@@ -354,11 +354,37 @@ def test_the_audit_page_filters_by_user_action_and_days(db):
     at = open_app("root", "pages/admin_audit.py")
     assert {"cli", "so"} <= set(at.selectbox(key="audit_user").options)
     at.selectbox(key="audit_action").select("password_reset").run()
-    assert dataframes(at)[0].iloc[:, 1:4].values.tolist() == [["so", "password_reset", "cuc"]]
+    assert dataframes(at)[0].iloc[:, 1:4].values.tolist() == [
+        ["so", "Cấp lại mật khẩu dùng một lần", "cuc"]]
     at.selectbox(key="audit_action").select("").run()
     at.selectbox(key="audit_user").select("cli").run()
-    assert set(dataframes(at)[0].iloc[:, 2]) == {"user_created"}  # the fixture's accounts
+    assert set(dataframes(at)[0].iloc[:, 2]) == {"Tạo tài khoản"}  # the fixture's accounts
     tomorrow = datetime.now(LOCAL_TIME).date() + timedelta(days=1)
     at.date_input(key="audit_days").set_value((tomorrow, tomorrow)).run()
     assert dataframes(at)[0].empty
     assert not at.exception
+
+
+def test_the_audit_log_reads_as_vietnamese(db):
+    """Issue 12.6: action names and details in words, not raw codes and JSON."""
+    at = open_app("root", "pages/admin_units.py")
+    at.text_input(key="unit_add_code").input("HG04")
+    at.text_input(key="unit_add_name").input("Cục E")
+    at.selectbox(key="unit_add_parent").select("HG")
+    at.button(key="unit_add_submit").click().run()
+    assert not at.error, texts(at.error)
+    log = dataframes(open_app("root", "pages/admin_audit.py"))[0]
+    row = log[log["Đối tượng"] == "HG04"].iloc[0]
+    assert row["Thao tác"] == "Thêm đơn vị"
+    assert row["Chi tiết"].startswith("tên: Cục E; trực thuộc: HG")
+    assert "{" not in "".join(log["Chi tiết"])
+
+
+def test_a_unit_code_differing_only_in_case_is_refused_with_the_existing_code(db):
+    at = open_app("root", "pages/admin_units.py")
+    at.text_input(key="unit_add_code").input("hg01")
+    at.text_input(key="unit_add_name").input("Trùng mã")
+    at.button(key="unit_add_submit").click().run()
+    assert texts(at.error) == ("Đã có đơn vị HG01: mã “hg01” chỉ khác chữ hoa/chữ thường. "
+                               "Hãy dùng HG01.")
+    assert get_organisation(session=db, code="hg01") is None

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from survey.periods import (
     Period,
-    canonical_period_or_none,
     PeriodError,
+    canonical_period_or_none,
     parse_period,
     parse_quarter,
     pooling_periods,

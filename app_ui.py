@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from survey.auth import AccessDenied, Scope, scope_of
 from survey.bootstrap import initialise
-from survey.config import settings
+from survey.config import SettingsError, settings
 from survey.db import new_session, shared_engine
 from survey.sessions import COOKIE_NAME as SESSION_COOKIE
 from survey.sessions import (
@@ -25,6 +25,7 @@ from survey.sessions import (
 )
 from survey.storage.sessions import revoke_staff_session
 from survey.storage.users import get_user
+from survey.text import Text, render_error
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,23 @@ def lang() -> str:
 
 
 def t(vi: str, en: str) -> str:
-    """Vietnamese text, or its English translation when English is chosen."""
-    return en if lang() == "en" else vi
+    """Vietnamese text, or its English translation when English is chosen (survey.text.Text)."""
+    return Text(vi, en).get(lang())
+
+
+def level() -> float:
+    """The confidence level of every interval shown (SURVEY_CI_LEVEL, default 0.95)."""
+    return settings().confidence_level
+
+
+def ci_label(short: bool = True) -> str:
+    """'KTC 95%' / '95% CI' (or 'Khoảng tin cậy 95%' / '95% interval'), from the setting."""
+    from survey.formatting import format_level
+
+    percent = format_level(level(), lang())
+    if short:
+        return t(f"KTC {percent}", f"{percent} CI")
+    return t(f"Khoảng tin cậy {percent}", f"{percent} interval")
 
 
 # --- signed-in user -----------------------------------------------------------------------
@@ -212,13 +228,25 @@ def plain(text: object) -> str:
 
 
 def show_error(error: Exception) -> None:
-    """A plain message for an error the user can act on (never a traceback); its text is
-    shown as text (it may quote what a user typed)."""
-    st.error(plain(error))
+    """A plain message for an error the user can act on, in the user's language (the domain's
+    errors carry a message code and parameters; never a traceback); shown as text (it may
+    quote what a user typed)."""
+    st.error(plain(render_error(error, lang())))
+
+
+def _no_right() -> None:
+    st.title(t("Không có quyền", "Not allowed"))
+    st.error(t("Tài khoản của bạn không có quyền mở trang này. Chọn một trang khác ở thanh bên.",
+               "Your account may not open this page. Choose another page in the sidebar."))
 
 
 def run_navigation() -> None:
-    """Page config, language switch, sign-in, and navigation over pages/ by role."""
+    """Page config, language switch, sign-in, and navigation over pages/ by role.
+
+    Every declared address resolves (no Streamlit "Page not found" dialog): signed out, each
+    page's address shows the sign-in page, which sends the user back to it after signing in;
+    signed in, a page the role may not open explains why; "/" goes to "Tổng quan"
+    (and /tong-quan shows it too)."""
     st.set_page_config(page_title="Khảo sát CCHC", page_icon=":material/ballot:", layout="wide")
     with st.sidebar:
         st.radio(
@@ -228,30 +256,50 @@ def run_navigation() -> None:
             horizontal=True,
             key="lang",
         )
+    try:
+        settings()
+    except SettingsError as error:
+        st.error(render_error(error, lang()))
+        st.stop()
     scope = current_scope()
     if scope is None:
         login = st.Page("pages/login.py", title=t("Đăng nhập", "Sign in"), url_path="dang-nhap",
                         icon=":material/login:", default=True)
-        st.navigation([login], position="hidden").run()
+        aliases = [st.Page("pages/login.py", title=t("Đăng nhập", "Sign in"), url_path=spec.url,
+                           icon=":material/login:") for spec in PAGES]
+        chosen = st.navigation([login, *aliases], position="hidden")
+        if chosen.url_path in {spec.url for spec in PAGES}:
+            st.session_state["requested_page"] = chosen.url_path
+        chosen.run()
         return
+    st.session_state.pop("requested_page", None)
     with st.sidebar:
-        st.caption(t(f"Đăng nhập: **{plain(scope.username)}** ({scope.role})",
-                     f"Signed in: **{plain(scope.username)}** ({scope.role})"))
+        role = {"admin": t("quản trị", "admin"), "province": t("cấp tỉnh", "province"),
+                "unit": t("cấp đơn vị", "unit")}.get(scope.role, scope.role)
+        st.caption(t(f"Đăng nhập: **{plain(scope.username)}** ({role})",
+                     f"Signed in: **{plain(scope.username)}** ({role})"))
         if st.button(t("Đăng xuất", "Sign out"), icon=":material/logout:"):
             sign_out()
             st.session_state["signed_out_reason"] = "signed_out"  # login page → /dang-xuat
             st.rerun()
     sections: dict[str, list] = {}
-    first = True
+    hidden = []
     for spec in PAGES:
         if spec.right and not scope.can_manage(spec.right):
+            hidden.append(st.Page(_no_right, title=t(spec.vi, spec.en), url_path=spec.url,
+                                  icon=spec.icon, visibility="hidden"))
             continue
         title = t("Báo cáo", "Reports") if spec.section == "report" else t("Quản trị", "Administration")
-        sections.setdefault(title, []).append(
-            st.Page(spec.path, title=t(spec.vi, spec.en), url_path=spec.url, icon=spec.icon,
-                    default=first)
-        )
-        first = False
+        home = spec.url == "tong-quan"
+        page = st.Page(spec.path, title=t(spec.vi, spec.en), icon=spec.icon, default=home,
+                       url_path="trang-chu" if home else spec.url)
+        sections.setdefault(title, []).append(page)
+    # "Tổng quan" is the default page, served at "/" (Streamlit ignores a default page's
+    # url_path); its declared address /tong-quan is a hidden alias of the same page.
+    reports = sections.setdefault(t("Báo cáo", "Reports"), [])
+    reports.append(st.Page("pages/home.py", title=t("Tổng quan", "Overview"), url_path="tong-quan",
+                           icon=":material/home:", visibility="hidden"))
+    reports.extend(hidden)
     st.navigation(sections).run()
 
 
@@ -259,20 +307,24 @@ def run_navigation() -> None:
 
 
 def fmt(value: float | None, decimals: int = 2) -> str:
-    """A number in the interface language's format (15,43 in Vietnamese)."""
-    from survey.text import format_number
+    """A number in the interface language's format (15,43 and 19.386 in Vietnamese)."""
+    from survey.formatting import format_number
 
-    if value is None or value != value:  # None or NaN
-        return "—"
-    return format_number(float(value), decimals, lang())
+    return format_number(value, decimals, lang())
 
 
 def fmt_signed(value: float | None, decimals: int = 2) -> str:
     """A change with its sign: +0,25 / −0,83 / 0,00."""
-    text = fmt(value, decimals)
-    if value is None or value != value or round(value, decimals) == 0:
-        return text.lstrip("-")
-    return ("+" + text) if value > 0 else text.replace("-", "−", 1)
+    from survey.formatting import format_signed
+
+    return format_signed(value, decimals, lang())
+
+
+def fmt_p(value: float | None) -> str:
+    """A p-value: 'p = 0,042' or 'p < 0,001'."""
+    from survey.formatting import format_p_value
+
+    return format_p_value(value, lang())
 
 
 def fmt_interval(low: float | None, high: float | None, decimals: int = 2) -> str:
@@ -299,28 +351,22 @@ def pick_family(db: Session, key: str = "family") -> str:
 
 def pick_period(periods: list[str], key: str = "period") -> str:
     """Select box of periods (newest first), labelled the Vietnamese way."""
-    from survey.periods import parse_period
+    from survey.periods import canonical_period_or_none, parse_period
 
     if not periods:
         st.info(t("Chưa có phiếu trả lời nào cho lựa chọn này.", "No responses for this choice yet."))
         st.stop()
-    wanted = st.query_params.get("period")
+    wanted = canonical_period_or_none(st.query_params.get("period"))  # ?period=Q3/2024 works too
     index = periods.index(wanted) if wanted in periods else 0
     return st.selectbox(t("Kỳ", "Period"), periods, index=index, key=key,
                         format_func=lambda p: parse_period(p).label(lang()))
 
 
-FLAG_TEXT = {
-    "insufficient": ("dưới 5 phiếu: không đủ để tính khoảng tin cậy", "under 5 responses: no interval"),
-    "low_reliability": ("dưới 30 phiếu: độ tin cậy thấp", "under 30 responses: low reliability"),
-    "partial": ("có câu hỏi chưa ai trả lời", "some questions have no scored answer"),
-}
-
-
 def flag_text(flags: str | tuple[str, ...]) -> str:
     """Reliability flags ('low_reliability, partial' or a tuple) in the interface language."""
-    names = [f.strip() for f in flags.split(",")] if isinstance(flags, str) else list(flags)
-    return "; ".join(t(*FLAG_TEXT[name]) if name in FLAG_TEXT else name for name in names if name)
+    from survey.reports import reliability_text
+
+    return reliability_text(flags, lang())
 
 
 def include_flagged_toggle() -> bool:

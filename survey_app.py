@@ -24,6 +24,13 @@ if __name__ == "__main__":
 
     run_navigation()
 else:
+    from survey.config import SettingsError, load_settings
+
+    try:  # every setting is read and checked once, at start: a bad value stops the start here
+        load_settings()
+    except SettingsError as error:
+        raise SystemExit(f"survey: {error.render('vi')}\nsurvey: {error}") from None
+
     from survey.webform.dispatch import PrefixDispatch, light_app
     from survey.webform.hardening import StaffAppGuard
     from survey.webform.peer import keep_connection_peer

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from app_ui import require_scope, session, show_error, t
+from app_ui import lang, require_scope, session, show_error, t
 from survey import admin
 from survey.auth import AccessDenied
 from survey.text import printable
@@ -23,7 +23,8 @@ left, middle, right = st.columns(3)
 username = left.selectbox(t("Người thực hiện", "User"), [ALL, *usernames],
                           format_func=lambda u: printable(u) or t("(tất cả)", "(all)"), key="audit_user")
 action = middle.selectbox(t("Thao tác", "Action"), [ALL, *actions],
-                          format_func=lambda a: a or t("(tất cả)", "(all)"), key="audit_action")
+                          format_func=lambda a: admin.audit_action_label(a, lang()) if a
+                          else t("(tất cả)", "(all)"), key="audit_action")
 days = right.date_input(t("Từ ngày – đến ngày", "From – to"),
                         value=(today - dt.timedelta(days=30), today), format="DD/MM/YYYY",
                         key="audit_days")
@@ -38,9 +39,10 @@ except AccessDenied as error:
     st.stop()
 st.caption(t(f"{len(entries)} mục (mới nhất trước, giờ Việt Nam; tối đa 1.000).",
              f"{len(entries)} entries (newest first, Vietnam time; at most 1,000)."))
-shown = entries.assign(  # stored text shown with its control characters escaped
-    at=entries["at"].dt.strftime("%d/%m/%Y %H:%M:%S"),
-    **{column: entries[column].fillna("").astype(str).map(printable)
+readable = admin.readable_audit(entries, lang())
+shown = readable.assign(  # stored text shown with its control characters escaped
+    at=readable["at"].dt.strftime("%d/%m/%Y %H:%M:%S"),
+    **{column: readable[column].fillna("").astype(str).map(printable)
        for column in ("username", "action", "target", "detail")},
 )
 st.dataframe(

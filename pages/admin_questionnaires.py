@@ -8,6 +8,7 @@ from survey import admin
 from survey.auth import AccessDenied
 from survey.questionnaire import Questionnaire, QuestionnaireError
 from survey.storage import StorageError
+from survey.text import render_notice
 
 FLASH = "admin_questionnaires_flash"
 UPLOADS = "admin_questionnaires_uploads"  # bumped to empty the uploader after registering
@@ -80,7 +81,8 @@ except QuestionnaireError as error:
                "Đường dẫn chỉ vị trí khoá bị sai (chỉ số đếm từ 0).",
                f"{plain(upload.name)} has {len(error.problems)} problem(s); nothing was registered. "
                "The path shows where the bad key is (indices count from 0)."))
-    st.dataframe(pd.DataFrame(error.problems, columns=[t("Đường dẫn", "Path"), t("Lỗi", "Problem")]),
+    problems = [(path, render_notice(message, lang())) for path, message in error.problems]
+    st.dataframe(pd.DataFrame(problems, columns=[t("Đường dẫn", "Path"), t("Lỗi", "Problem")]),
                  hide_index=True, width="stretch")
     st.stop()
 

@@ -20,14 +20,21 @@ LOGIN_URL = "/dang-nhap"
 LOGOUT_URL = "/dang-xuat"
 LINK_STYLE = ("display:inline-block;padding:.6rem 1.6rem;border-radius:.5rem;background:#1f5f8b;"
               "color:#fff;text-decoration:none;font-weight:600")
-query = "?lang=en" if lang() == "en" else ""
+requested = st.session_state.get("requested_page")  # a deep link opened while signed out
+query = "?" + "&".join((["lang=en"] if lang() == "en" else [])
+                       + ([f"next=/{requested}"] if requested else []))
+query = "" if query == "?" else query
 
 st.title(t("Đăng nhập", "Sign in"))
+if requested:
+    st.info(t("Vui lòng đăng nhập để mở trang này; sau khi đăng nhập bạn sẽ trở lại đúng trang.",
+              "Please sign in to open this page; you will come back to it after signing in."))
 reason = st.session_state.pop("signed_out_reason", None)
 if reason == "signed_out":
     st.success(t("Bạn đã đăng xuất.", "You have signed out."))
     # Let /dang-xuat drop the session cookie (the session itself is already revoked).
-    st.html(f"<script>window.location.replace('{LOGOUT_URL}{query}')</script>",
+    out = "?lang=en" if lang() == "en" else ""
+    st.html(f"<script>window.location.replace('{LOGOUT_URL}{out}')</script>",
             unsafe_allow_javascript=True)
 elif reason == "expired":
     st.info(t("Phiên làm việc đã hết hạn, vui lòng đăng nhập lại.",

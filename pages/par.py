@@ -3,14 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from app_ui import fmt, plain, require_scope, session, show_error, t
+from app_ui import fmt, lang, level, plain, require_scope, session, show_error, t
 from survey.auth import AccessDenied, require_unit, visible_organisations
-from survey.dashboard import load_source
+from survey.dashboard import load_source, period_scores
+from survey.formatting import parse_number
 from survey.par import ParError, par_index, read_appraisal_table
 from survey.par_view import appraisal_table, par_results, survey_scores_for_year
 from survey.storage import StorageError
 from survey.storage.appraisals import load_appraisal, save_appraisal
 from survey.storage.audit import append_audit
+from survey.text import render_notice
 
 FAMILY = "dtxhh-haugiang"
 
@@ -40,6 +42,7 @@ with session() as db:
         st.stop()
     stored_rows, stored_maximum = load_appraisal(session=db, unit_id=organisation.id, year=year)
     survey_scores = survey_scores_for_year(source, year)
+    year_scores = period_scores(source, str(year), level=level(), units=[unit])
 
 st.subheader(t("Bảng điểm thẩm định", "Appraisal table"))
 editable = scope.can_manage("par")
@@ -58,16 +61,20 @@ if upload is not None:
                  "appraised": float(r.appraised)} for r in imported.rows]
         stated_maximum = float(imported.stated["max"]) if "max" in imported.stated else None
         for warning in imported.warnings:
-            st.warning(plain(warning))
+            st.warning(plain(render_notice(warning, lang())))
 if not rows:
     rows = [{"criterion": str(i), "max": 0.0, "self": 0.0, "appraised": 0.0} for i in range(1, 8)]
-edited = st.data_editor(
-    pd.DataFrame(rows, columns=["criterion", "max", "self", "appraised"]),
+POINTS = ("max", "self", "appraised")
+shown_rows = pd.DataFrame(
+    [{"criterion": r["criterion"], **{k: fmt(r[k]) for k in POINTS}} for r in rows],
+    columns=["criterion", *POINTS])
+edited = st.data_editor(  # points shown the Vietnamese way (14,00); typed as 14,5 or 14.5
+    shown_rows,
     column_config={
         "criterion": st.column_config.TextColumn(t("Tiêu chí", "Criterion"), required=True),
-        "max": st.column_config.NumberColumn(t("Điểm chuẩn", "Max"), min_value=0.0, format="%.2f"),
-        "self": st.column_config.NumberColumn(t("Tự chấm", "Self-assessed"), min_value=0.0, format="%.2f"),
-        "appraised": st.column_config.NumberColumn(t("Thẩm định", "Appraised"), min_value=0.0, format="%.2f"),
+        "max": st.column_config.TextColumn(t("Điểm chuẩn", "Max")),
+        "self": st.column_config.TextColumn(t("Tự chấm", "Self-assessed")),
+        "appraised": st.column_config.TextColumn(t("Thẩm định", "Appraised")),
     },
     num_rows="dynamic", disabled=not editable, hide_index=True, key=f"par-{unit}-{year}",
 )
@@ -76,7 +83,20 @@ stated_input = st.number_input(
       "Stated total maximum (leave empty if it equals the rows' sum)"),
     min_value=0.0, value=stated_maximum, step=0.5, disabled=not editable,
 )
-table_rows = edited.to_dict("records")
+table_rows, unreadable = [], []
+for number, record in enumerate(edited.to_dict("records"), start=1):
+    row = {"criterion": "" if record["criterion"] is None else str(record["criterion"])}
+    for key in POINTS:
+        try:
+            row[key] = parse_number(record[key], lang())
+        except ValueError:
+            unreadable.append(t(f"dòng {number}, cột {key}: “{record[key]}”",
+                                f"row {number}, column {key}: '{record[key]}'"))
+            row[key] = 0.0
+    table_rows.append(row)
+if unreadable:
+    st.error(t("Các ô sau không phải là số (ghi như 14,5): ", "These cells are not numbers: ")
+             + "; ".join(unreadable))
 
 survey_score = survey_scores.get(unit)
 if survey_score is None:
@@ -94,12 +114,25 @@ else:
         c.metric(t("Tổng / tối đa áp dụng", "Total / applicable max"),
                  f"{fmt(float(result.total))} / {fmt(float(result.applicable_max))}")
         d.metric(t("Tỷ lệ — xếp loại", "Percentage — class"),
-                 f"{fmt(float(result.percentage))}% — {result.classification}")
+                 f"{fmt(float(result.percentage))}%")
+        d.markdown(f"**{result.classification}**")  # the class in full, never cut
         for warning in result.warnings:
-            st.warning(t(f"Bảng điểm chưa nhất quán: {plain(warning)}",
-                         f"Inconsistent table: {plain(warning)}"))
+            st.warning(t("Bảng điểm chưa nhất quán: ", "Inconsistent table: ")
+                       + plain(render_notice(warning, lang())))
+            if getattr(warning, "code", "").startswith("par.stated_max_differs"):
+                st.caption(t("Muốn dùng tổng các dòng, hãy xoá ô “Tổng điểm chuẩn ghi trên bảng” "
+                             "hoặc ghi đúng tổng vào đó.",
+                             "To use the rows' sum, empty the “Stated total maximum” box or "
+                             "type the right total in it."))
+        year_score = year_scores.get(unit)
+        if year_score is not None and year_score.n < 30:
+            st.warning(t(f"Điểm khảo sát năm {year} chỉ dựa trên {year_score.n} phiếu (dưới 30): "
+                         "độ tin cậy thấp.",
+                         f"The {year} survey score rests on {year_score.n} responses (under 30): "
+                         "low reliability."))
 
-if editable and st.button(t("Lưu bảng điểm", "Save the table"), type="primary"):
+if editable and st.button(t("Lưu bảng điểm", "Save the table"), type="primary",
+                          disabled=bool(unreadable)):
     try:
         with session() as db:
             save_appraisal(session=db, unit_id=organisation.id, year=year, rows=table_rows,
@@ -111,7 +144,9 @@ if editable and st.button(t("Lưu bảng điểm", "Save the table"), type="prim
     except (StorageError, ValueError, TypeError) as error:
         show_error(error)
 
-st.subheader(t(f"Xếp hạng chỉ số PAR năm {year}", f"PAR ranking {year}"))
+st.subheader(t(f"Xếp hạng chỉ số PAR năm {year}", f"PAR ranking {year}") if source.whole_province
+             else t(f"Xếp hạng chỉ số PAR năm {year} trong các đơn vị được xem (không phải toàn tỉnh)",
+                    f"PAR ranking {year} among the units in view (not the province)"))
 with session() as db:
     results = par_results(session=db, scope=scope, source=source, year=year)
 if not results:
@@ -119,7 +154,9 @@ if not results:
               "No unit has an appraisal table for this year yet."))
 else:
     st.dataframe(pd.DataFrame({
-        t("Hạng", "Rank"): [f"{r.rank}/{r.ranked_units}" for r in results],
+        (t("Hạng", "Rank") if source.whole_province
+         else t("Hạng (trong phạm vi xem)", "Rank (in view)")): [f"{r.rank}/{r.ranked_units}"
+                                                                for r in results],
         t("Đơn vị", "Unit"): [f"{r.unit} — {names.get(r.unit, r.unit)}" for r in results],
         t("Thẩm định", "Appraised"): [fmt(float(r.appraised)) for r in results],
         t("Khảo sát", "Survey"): [fmt(float(r.survey_score)) for r in results],

@@ -4,12 +4,15 @@ import pandas as pd
 import streamlit as st
 
 from app_ui import (
+    ci_label,
     download,
     flag_text,
     fmt,
     fmt_interval,
+    fmt_signed,
     include_flagged_toggle,
     lang,
+    level,
     pick_family,
     pick_period,
     plain,
@@ -19,13 +22,14 @@ from app_ui import (
 )
 from survey.charts import caterpillar, heatmap
 from survey.dashboard import load_source, province_report
+from survey.formatting import format_p
 from survey.par import classify
 from survey.periods import parse_period
 from survey.reports import province_workbook
 from survey.tables import criteria_frame
 
 scope = require_scope()
-st.title(t("Tổng hợp toàn tỉnh", "Province overview"))
+title = st.empty()
 
 with session() as db:
     left, middle, right = st.columns([2, 2, 2])
@@ -40,8 +44,16 @@ with session() as db:
     with middle:
         period = pick_period(source.periods())
 
-report = province_report(source=source, period=period, against=against, level=0.95,
+report = province_report(source=source, period=period, against=against, level=level(),
                          classify=classify)
+whole = report.whole_province  # False for a unit account: never labelled "toàn tỉnh"
+title.title(t("Tổng hợp toàn tỉnh", "Province overview") if whole
+            else t("Tổng hợp các đơn vị được xem", "Overview of the units in view"))
+if not whole:
+    st.info(t("Tài khoản của bạn xem được một phần của tỉnh: bình quân và thứ hạng dưới đây chỉ "
+              "tính trên các đơn vị trong phạm vi tài khoản, không phải toàn tỉnh.",
+              "Your account sees part of the province: the average and ranks below are over the "
+              "units within your account's scope only, not the province."))
 ranking = report.ranking
 label = parse_period(period).label(lang())
 if ranking.empty:
@@ -51,11 +63,13 @@ if ranking.empty:
 aggregate = report.aggregate
 maximum = report.questionnaire.max_points if report.questionnaire else 22.0
 head_left, head_mid, head_right = st.columns(3)
-head_left.metric(t(f"Điểm bình quân toàn tỉnh /{maximum:g}", f"Province average /{maximum:g}"),
-                 fmt(aggregate.total.score) if aggregate and aggregate.total else "—")
+average_label = (t(f"Điểm bình quân toàn tỉnh /{maximum:g}", f"Province average /{maximum:g}")
+                 if whole else t(f"Bình quân các đơn vị được xem /{maximum:g}",
+                                 f"Average of the units in view /{maximum:g}"))
+head_left.metric(average_label, fmt(aggregate.total.score) if aggregate and aggregate.total else "—")
 if aggregate and aggregate.total and aggregate.total.ci:
-    head_left.caption(t(f"KTC 95%: {fmt_interval(*aggregate.total.ci)} · {aggregate.units} đơn vị",
-                        f"95% CI: {fmt_interval(*aggregate.total.ci)} · {aggregate.units} units"))
+    head_left.caption(t(f"{ci_label()}: {fmt_interval(*aggregate.total.ci)} · {aggregate.units} đơn vị",
+                        f"{ci_label()}: {fmt_interval(*aggregate.total.ci)} · {aggregate.units} units"))
 head_mid.metric(t("Số đơn vị", "Units"), len(ranking))
 head_right.metric(t("Tổng số phiếu", "Responses"), int(ranking["n"].sum()))
 significant = ranking["significant"].fillna(False).astype(bool)
@@ -73,7 +87,9 @@ if report.left_out:
     st.caption(t(f"Không tính vào bình quân (phiên bản phiếu khác): {left_out}",
                  f"Left out of the average (another questionnaire version): {left_out}"))
 
-st.subheader(t(f"Xếp hạng — {label}", f"Ranking — {label}"))
+st.subheader(t(f"Xếp hạng — {label}", f"Ranking — {label}") if whole
+             else t(f"Xếp hạng trong các đơn vị được xem — {label}",
+                    f"Ranking among the units in view — {label}"))
 
 
 def significance_text(value) -> str:
@@ -83,15 +99,16 @@ def significance_text(value) -> str:
 
 
 shown = pd.DataFrame({
-    t("Hạng", "Rank"): ranking["rank_label"],
+    (t("Hạng", "Rank") if whole else t("Hạng (trong phạm vi xem)", "Rank (in view)")):
+        ranking["rank_label"],
     t("Mã", "Code"): ranking["unit"],
     t("Đơn vị", "Unit"): ranking["unit_name"],
     t("Số phiếu", "Responses"): ranking["n"],
     t("Điểm", "Score"): ranking["score"].map(fmt),
-    t("KTC 95%", "95% CI"): [fmt_interval(lo, hi) for lo, hi in zip(ranking["ci_low"], ranking["ci_high"], strict=True)],
+    ci_label(): [fmt_interval(lo, hi) for lo, hi in zip(ranking["ci_low"], ranking["ci_high"], strict=True)],
     t("Xếp loại", "Class"): ranking["class"],
-    t("Thay đổi", "Change"): ranking["change"].map(fmt),
-    t("p (BH)", "p (BH)"): ranking["p_adjusted"].map(lambda p: fmt(p, 3)),
+    t("Thay đổi", "Change"): ranking["change"].map(fmt_signed),
+    t("p (BH)", "p (BH)"): ranking["p_adjusted"].map(lambda p: format_p(p, lang())),
     t("Có ý nghĩa", "Significant"): ranking["significant"].map(significance_text),
     t("Lưu ý", "Notes"): ranking["flags"].map(flag_text),
 })
@@ -111,9 +128,10 @@ if report.questionnaire is not None:
     criteria = criteria_frame(scores, {report.questionnaire.version: report.questionnaire}, lang=lang())
     st.altair_chart(heatmap(criteria, lang=lang()), width="stretch")
 
+lang_now = lang()
 st.download_button(
     t("Tải bảng xếp hạng (Excel)", "Download the ranking (Excel)"),
-    data=download(lambda: province_workbook(report)),
+    data=download(lambda: province_workbook(report, lang=lang_now)),
     file_name=f"xep-hang-{family}-{period}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     icon=":material/download:",

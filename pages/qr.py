@@ -5,16 +5,23 @@ from datetime import date
 import streamlit as st
 
 from app_ui import download, lang, plain, require_scope, session, show_error, t
-from survey.auth import visible_organisations
+from survey.auth import AccessDenied, visible_organisations
 from survey.config import settings
-from survey.links import CampaignLink, campaign_url, open_campaign_link, province_links, province_of
+from survey.links import (
+    CampaignLink,
+    campaign_url,
+    change_campaign,
+    open_campaign_link,
+    province_links,
+    province_of,
+)
 from survey.periods import parse_period, quarter_of
 from survey.posters import PosterContent, PosterFontError, poster_content, posters_pdf
 from survey.qr import qr_png, qr_svg
 from survey.storage import StorageError
 from survey.storage.audit import append_audit
 from survey.storage.campaigns import find_open_campaign, list_campaign_summaries
-from survey.storage.questionnaires import list_questionnaire_versions
+from survey.storage.questionnaires import default_questionnaire_version, list_questionnaire_versions
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -39,6 +46,8 @@ scope = require_scope()
 with session() as db:
     units = [o for o in visible_organisations(session=db, scope=scope) if o.kind != "province"]
     versions = list_questionnaire_versions(session=db)
+    default = default_questionnaire_version(
+        session=db, unit_ids=None if scope.sees_everything else scope.organisation_ids)
 if not units or not versions:
     st.info(t("Chưa có đơn vị hoặc phiếu khảo sát.", "There is no unit or questionnaire yet."))
     st.stop()
@@ -55,10 +64,19 @@ unit = left.selectbox(t("Đơn vị", "Unit"), units, format_func=lambda o: f"{o
 period = middle.selectbox(
     t("Quý", "Quarter"), recent_quarters(), format_func=lambda p: parse_period(p).label(lang())
 )
+default_index = next((i for i, v in enumerate(versions) if default and v.id == default.id), 0)
 version = right.selectbox(
-    t("Phiếu khảo sát", "Questionnaire"), versions, index=len(versions) - 1,
-    format_func=lambda v: f"{v.family}@{v.version}",
+    t("Phiếu khảo sát", "Questionnaire"), versions, index=default_index,
+    format_func=lambda v: f"{v.family}@{v.version} — {v.title}",
+    help=t("Mặc định: phiếu mà các đơn vị dùng nhiều nhất, phiên bản mới nhất.",
+           "Default: the questionnaire the units use most, in its latest version."),
 )
+st.caption(t(f"Phiếu đang chọn: **{version.title}** ({version.family}, phiên bản {version.version})"
+             + (" — mặc định, phiếu được dùng nhiều nhất." if default and version.id == default.id
+                else "."),
+             f"Selected questionnaire: **{version.title}** ({version.family}, version "
+             f"{version.version})" + (" — the default, the one used most." if default
+                                      and version.id == default.id else ".")))
 may_open = scope.can_manage("campaigns")
 
 with session() as db:
@@ -69,7 +87,16 @@ st.subheader(t("Đường dẫn của đơn vị", "The unit's link"))
 if campaign is None:
     st.info(t("Chưa có đợt khảo sát đang mở cho đơn vị, quý và phiếu này.",
               "No campaign is open for this unit, quarter and questionnaire."))
-    if may_open and st.button(t("Mở đợt khảo sát (90 ngày)", "Open a campaign (90 days)"), type="primary"):
+    ended = quarter_of(date.today()) > parse_period(period)
+    confirmed = True
+    if ended and may_open:
+        confirmed = st.checkbox(t(f"{parse_period(period).label('vi')} đã kết thúc: phiếu thu bây giờ "
+                                  "vẫn được tính cho quý đó. Tôi vẫn muốn mở.",
+                                  f"{parse_period(period).label('en')} has ended: responses "
+                                  "collected now still count for that quarter. Open anyway."),
+                                key="qr_confirm_ended")
+    if may_open and st.button(t("Mở đợt khảo sát (90 ngày)", "Open a campaign (90 days)"),
+                              type="primary", disabled=not confirmed):
         try:
             with session() as db:
                 opened = open_campaign_link(session=db, unit_code=unit.code, period=period,
@@ -106,6 +133,28 @@ else:
                                   "application/pdf", icon=":material/picture_as_pdf:")
     except PosterFontError as error:
         show_error(error)
+    if may_open:
+        with st.expander(t("Đóng, thu hồi hoặc thay đường dẫn", "Close, revoke or replace the link")):
+            st.caption(t("Đóng: kết thúc thu phiếu. Thu hồi: đường dẫn bị lộ hay áp phích thất lạc. "
+                         "Thay đường dẫn: đường dẫn và áp phích cũ thôi dùng được, cần in lại.",
+                         "Close: end collection. Revoke: a link or poster went astray. Replace: "
+                         "older links and posters stop working; print new posters."))
+            close_col, revoke_col, rotate_col = st.columns(3)
+            clicked = None
+            if close_col.button(t("Đóng đợt khảo sát", "Close the campaign"), key="qr_close"):
+                clicked = "close"
+            if revoke_col.button(t("Thu hồi đường dẫn", "Revoke the link"), key="qr_revoke"):
+                clicked = "revoke"
+            if rotate_col.button(t("Thay đường dẫn mới", "Replace the link"), key="qr_rotate"):
+                clicked = "rotate"
+            if clicked:
+                try:
+                    with session() as db:
+                        change_campaign(session=db, scope=scope, campaign_id=campaign.id,
+                                        action=clicked)
+                    st.rerun()
+                except (StorageError, AccessDenied) as error:
+                    show_error(error)
 
 st.subheader(t("Áp phích của tất cả đơn vị", "Posters of every unit"))
 with session() as db:
@@ -114,9 +163,12 @@ if province is None or not may_open:
     st.caption(t("Cần quyền quản lý đợt khảo sát của một tỉnh.", "Needs the right to manage a province's campaigns."))
 else:
     st.caption(t(
-        f"Một tệp PDF, mỗi đơn vị một trang ({plain(province.name)}, {parse_period(period).label('vi')}); "
+        f"Một tệp PDF, mỗi đơn vị một trang: {len(units)} đơn vị trong phạm vi tài khoản "
+        f"({plain(province.name) if scope.sees_everything or scope.role == 'province' else ', '.join(u.code for u in units)}), "
+        f"{parse_period(period).label('vi')}, phiếu {version.family}@{version.version}; "
         "đợt khảo sát chưa mở sẽ được mở.",
-        f"One PDF, one page per unit ({plain(province.name)}, {parse_period(period).label('en')}); "
+        f"One PDF, one page per unit: {len(units)} unit(s) in your scope, "
+        f"{parse_period(period).label('en')}, questionnaire {version.family}@{version.version}; "
         "campaigns not yet open are opened.",
     ))
     if st.button(t("Tạo áp phích cho tất cả đơn vị", "Make every unit's poster")):

@@ -4,14 +4,17 @@ import pandas as pd
 import streamlit as st
 
 from app_ui import (
+    ci_label,
     download,
     engine,
     flag_text,
     fmt,
     fmt_interval,
+    fmt_p,
     fmt_signed,
     include_flagged_toggle,
     lang,
+    level,
     pick_family,
     pick_period,
     plain,
@@ -60,7 +63,7 @@ with session() as db:
         period = pick_period(ScoreSource(family, unit_rows, source.questionnaires).periods())
     try:
         report = unit_report(session=db, source=source, scope=scope, unit=unit, period=period,
-                             level=0.95)
+                             level=level())
     except AccessDenied as error:
         show_error(error)
         st.stop()
@@ -78,8 +81,8 @@ with headline:
     st.metric(t(f"Điểm /{current.maximum:g}", f"Score /{current.maximum:g}"),
               fmt(total.score) if total else "—")
     if total and total.ci:
-        st.caption(t(f"Khoảng tin cậy 95%: {fmt_interval(*total.ci)} · {current.n} phiếu",
-                     f"95% interval: {fmt_interval(*total.ci)} · {current.n} responses"))
+        st.caption(t(f"{ci_label(short=False)}: {fmt_interval(*total.ci)} · {current.n} phiếu",
+                     f"{ci_label(short=False)}: {fmt_interval(*total.ci)} · {current.n} responses"))
     else:
         reason = (total.reason if total else current.reason) or ""
         st.caption(t(f"{current.n} phiếu · không có khoảng tin cậy ({reason})",
@@ -110,9 +113,10 @@ for column, (name_vi, name_en, change, baseline) in zip(
                          "The two periods use questionnaire versions of different structure: "
                          "compared as % of the maximum."))
         if delta and delta.ci:
-            st.caption(t(f"KTC 95% của thay đổi: {fmt_interval(*delta.ci)} · p = {fmt(delta.p_value, 3)}"
+            st.caption(t(f"{ci_label()} của thay đổi: {fmt_interval(*delta.ci)} · {fmt_p(delta.p_value)}"
                          f" · thay đổi tối thiểu phát hiện được ≈ {fmt(delta.minimum_detectable)}",
-                         f"95% interval of the change: {fmt_interval(*delta.ci)} · p = {fmt(delta.p_value, 3)}"
+                         f"{ci_label(short=False)} of the change: {fmt_interval(*delta.ci)} · "
+                         f"{fmt_p(delta.p_value)}"
                          f" · minimum detectable change ≈ {fmt(delta.minimum_detectable)}"))
 
 st.subheader(t("Bảng điểm theo tiêu chí", "Scores by dimension"))
@@ -127,10 +131,10 @@ shown = pd.DataFrame({
     t("Tiêu chí", "Dimension"): table["criterion"],
     t("Điểm chuẩn", "Max"): table["max"].map(lambda v: fmt(v)),
     label: table["current"].map(fmt),
-    t("KTC 95%", "95% CI"): [fmt_interval(lo, hi) for lo, hi in zip(table["current_ci_low"], table["current_ci_high"], strict=True)],
+    ci_label(): [fmt_interval(lo, hi) for lo, hi in zip(table["current_ci_low"], table["current_ci_high"], strict=True)],
     baseline_label: table["baseline"].map(fmt),
-    t("So sánh", "Change"): table["change"].map(fmt),
-    t("KTC 95% của thay đổi", "95% CI of change"): [fmt_interval(lo, hi) for lo, hi in zip(table["change_ci_low"], table["change_ci_high"], strict=True)],
+    t("So sánh", "Change"): table["change"].map(fmt_signed),
+    t(f"{ci_label()} của thay đổi", f"{ci_label()} of change"): [fmt_interval(lo, hi) for lo, hi in zip(table["change_ci_low"], table["change_ci_high"], strict=True)],
     t("Đánh giá", "Reading"): table["verdict"],
 })
 st.dataframe(shown, hide_index=True, width="stretch")
@@ -184,9 +188,9 @@ if recorded and sum(recorded.values()) > 0:
     target = slovin_sample_size(transactions)
     share = current.n / target if target else 0.0
     st.metric(t("Số phiếu / cỡ mẫu Slovin", "Responses / Slovin sample size"),
-              f"{current.n} / {target}",
-              help=t(f"N = {transactions} hồ sơ; n = N / (1 + N·0,05²) = {target}",
-                     f"N = {transactions} files; n = N / (1 + N·0.05²) = {target}"))
+              f"{fmt(current.n, 0)} / {fmt(target, 0)}",
+              help=t(f"N = {fmt(transactions, 0)} hồ sơ; n = N / (1 + N·0,05²) = {fmt(target, 0)}",
+                     f"N = {fmt(transactions, 0)} files; n = N / (1 + N·0.05²) = {fmt(target, 0)}"))
     if share < 1:
         st.warning(t(f"Mới đạt {fmt(100 * share, 0)}% cỡ mẫu cần thiết.",
                      f"Only {fmt(100 * share, 0)}% of the needed sample."))

@@ -34,6 +34,7 @@ from survey.importer import (
     import_responses,
     inspect_file,
 )
+from survey.messages import ROLE_NAMES
 from survey.models import Organisation, QuestionnaireVersion, User
 from survey.questionnaire import Questionnaire, QuestionnaireError, parse_questionnaire
 from survey.storage import StorageError
@@ -58,6 +59,7 @@ from survey.storage.users import (
     set_user_active,
     set_user_role,
 )
+from survey.text import Notice, tr
 
 CLI_SCOPE = Scope("cli", "admin", None)  # what the server's command line may do, audited as "cli"
 LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")  # audit dates are days in Vietnam
@@ -70,9 +72,7 @@ RIGHT_NAMES = {
 def require_right(scope: Scope, right: str) -> None:
     """AccessDenied unless the scope's role has the administration `right`."""
     if not scope.can_manage(right):
-        raise AccessDenied(
-            f"your account ({scope.role}) may not manage {RIGHT_NAMES.get(right, right)}"
-        )
+        raise AccessDenied(f"access.right.{right}", role=ROLE_NAMES.get(scope.role, scope.role))
 
 
 @contextmanager
@@ -134,7 +134,7 @@ def add_unit(
         if parent_code:
             require_unit(session=session, scope=scope, code=parent_code)
         elif not scope.sees_everything:
-            raise AccessDenied("a new unit needs a parent inside your scope")
+            raise AccessDenied("access.parent_outside")
         organisation = add_organisation(
             session=session, code=code, name=name, parent_code=parent_code or None, kind=kind
         )
@@ -169,7 +169,7 @@ def move_unit(
         elif scope.sees_everything:
             parent = None
         else:
-            raise AccessDenied("choose a new parent inside your scope")
+            raise AccessDenied("access.parent_outside")
         previous = session.get(Organisation, organisation.parent_id) if organisation.parent_id else None
         move_organisation(session=session, organisation=organisation, parent=parent)
         append_audit(session=session, username=scope.username, action="unit_moved", target=code,
@@ -210,7 +210,7 @@ def _user_in_scope(scope: Scope, user: User) -> bool:
 def _managed_user(session: Session, scope: Scope, username: str) -> User:
     user = get_user(session=session, username=username.strip())
     if user is None or not _user_in_scope(scope, user):
-        raise AccessDenied(f"user {username!r} does not exist or is outside your scope")
+        raise AccessDenied("access.user", username=username)
     return user
 
 
@@ -218,20 +218,20 @@ def _check_assignment(session: Session, scope: Scope, role: str, unit_code: str 
     """The unit code to store for `role`, after the scope checks."""
     if role == "admin":
         if scope.role != "admin":
-            raise AccessDenied("only an admin may give the admin role")
+            raise AccessDenied("access.admin_role")
         return None
     if not unit_code:
-        raise StorageError(f"role {role} needs a unit")
+        raise StorageError("account.role_needs_unit", role=ROLE_NAMES.get(role, role))
     organisation = require_unit(session=session, scope=scope, code=unit_code)
     if not organisation.active:
-        raise StorageError(f"unit {unit_code} is deactivated")
+        raise StorageError("unit.deactivated", code=unit_code)
     return organisation.code
 
 
 def _keep_an_admin(session: Session, user: User) -> None:
     """Refuse a change that would leave no active admin."""
     if user.role == "admin" and user.active and count_active_admins(session=session) <= 1:
-        raise StorageError(f"{user.username} is the last active admin: add another admin first")
+        raise StorageError("account.last_admin", username=user.username)
 
 
 def users_table(*, session: Session, scope: Scope) -> pd.DataFrame:
@@ -289,7 +289,7 @@ def change_role(
     with _transaction(session):
         user = _managed_user(session, scope, username)
         if user.username == scope.username:
-            raise AccessDenied("you cannot change your own role or unit")
+            raise AccessDenied("access.own_role")
         unit = _check_assignment(session, scope, role, unit_code)
         if role != "admin":
             _keep_an_admin(session, user)
@@ -308,7 +308,7 @@ def _set_user_active(session: Session, scope: Scope, username: str, active: bool
         user = _managed_user(session, scope, username)
         if not active:
             if user.username == scope.username:
-                raise AccessDenied("you cannot deactivate your own account")
+                raise AccessDenied("access.own_account")
             _keep_an_admin(session, user)
         set_user_active(session=session, user=user, active=active)
         if not active:
@@ -354,13 +354,13 @@ def read_questionnaire_upload(content: bytes, filename: str) -> Questionnaire:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise QuestionnaireError(filename, [("", "the file is not UTF-8 text")]) from None
+        raise QuestionnaireError(filename, [("", Notice("questionnaire.not_utf8"))]) from None
     try:
         return parse_questionnaire(text, source=filename)
     except QuestionnaireError:
         raise
     except RecursionError:  # yaml.safe_load on absurdly nested input
-        raise QuestionnaireError(filename, [("", "the file is nested too deeply")]) from None
+        raise QuestionnaireError(filename, [("", Notice("questionnaire.too_deep"))]) from None
     except Exception as exc:  # noqa: BLE001 - an uploaded file must never end in a traceback
         raise QuestionnaireError(
             filename, [("", f"the file cannot be read as a questionnaire ({type(exc).__name__}: {exc})")]
@@ -480,6 +480,58 @@ def audit_log(
     for column in ("target", "detail"):  # None, not NaN, where empty
         entries[column] = entries[column].astype(object).where(entries[column].notna(), None)
     return entries
+
+
+def _detail_text(value, lang: str) -> str:
+    from survey.messages import AUDIT_DETAIL_KEYS, ROLE_NAMES
+
+    if isinstance(value, dict):
+        parts = []
+        for key, item in value.items():
+            if item in (None, "", [], {}):
+                continue
+            name = AUDIT_DETAIL_KEYS[key].get(lang) if key in AUDIT_DETAIL_KEYS else key
+            if key == "role" and item in ROLE_NAMES:
+                item = ROLE_NAMES[item].get(lang)
+            elif key == "problems" and isinstance(item, list):
+                item = len(item)
+            parts.append(f"{name}: {_detail_text(item, lang)}")
+        return "; ".join(parts) if len(parts) != 1 or ";" in parts[0] else parts[0]
+    if isinstance(value, list):
+        return ", ".join(_detail_text(v, lang) for v in value)
+    if isinstance(value, bool):
+        return tr(lang, "có", "yes") if value else tr(lang, "không", "no")
+    return str(value)
+
+
+def readable_audit(entries: pd.DataFrame, lang: str = "vi") -> pd.DataFrame:
+    """The audit log as people read it: action names in `lang` (the code kept in `action_code`),
+    details as 'tên: …; trực thuộc: …' instead of JSON."""
+    import json
+
+    from survey.messages import AUDIT_ACTIONS
+
+    def detail(text) -> str:
+        if text is None or (isinstance(text, float) and pd.isna(text)):
+            return ""
+        try:
+            return _detail_text(json.loads(text), lang)
+        except (TypeError, ValueError):
+            return str(text)
+
+    shown = entries.copy()
+    shown["action_code"] = shown["action"]
+    shown["action"] = shown["action"].map(
+        lambda a: AUDIT_ACTIONS[a].get(lang) if a in AUDIT_ACTIONS else a)
+    shown["detail"] = shown["detail"].map(detail)
+    shown["target"] = shown["target"].fillna("")
+    return shown
+
+
+def audit_action_label(action: str, lang: str = "vi") -> str:
+    from survey.messages import AUDIT_ACTIONS
+
+    return AUDIT_ACTIONS[action].get(lang) if action in AUDIT_ACTIONS else action
 
 
 def audit_choices(*, session: Session, scope: Scope) -> tuple[list[str], list[str]]:

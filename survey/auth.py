@@ -44,7 +44,7 @@ from survey.storage.users import (
     recent_login_attempts,
     record_login_attempt,
 )
-from survey.text import Text
+from survey.text import SurveyError, Text
 
 HASHER = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
@@ -59,8 +59,8 @@ _DUMMY_HASH = HASHER.hash("not-a-real-password-" + secrets.token_hex(8))
 _COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
 
 
-class AccessDenied(PermissionError):
-    """The user may not see or change this."""
+class AccessDenied(SurveyError, PermissionError):
+    """The user may not see or change this (a message code and its parameters)."""
 
 
 class LoginRefused(ValueError):
@@ -365,7 +365,7 @@ def require_unit(*, session: Session, scope: Scope, code: str) -> Organisation:
     """
     organisation = get_organisation(session=session, code=code)
     if not scope.allows(organisation):
-        raise AccessDenied(f"unit {code!r} does not exist or is outside your scope")
+        raise AccessDenied("access.unit", code=code)
     return organisation
 
 

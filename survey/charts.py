@@ -9,6 +9,10 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from survey.formatting import format_period
+from survey.periods import parse_period
+from survey.text import tr
+
 VI_LOCALE = {"number": {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " ₫"]}}
 FALL_COLOR = "#c0392b"
 MAIN_COLOR = "#1f5f8b"
@@ -16,19 +20,34 @@ BAND_COLOR = "#9ecae1"
 
 
 def _labels(lang: str, vi: str, en: str) -> str:
-    return en if lang == "en" else vi
+    return tr(lang, vi, en)
+
+
+def _with_period_labels(data: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, list[str]]:
+    """The frame with `period_label` ('Quý 4/2024', as in the selectors) and the labels in
+    chronological order, for the x axis."""
+    order = sorted(data["period"].unique(), key=lambda p: parse_period(p)) if len(data) else []
+    labels = {p: format_period(p, lang) for p in order}
+    return data.assign(period_label=data["period"].map(labels)), [labels[p] for p in order]
 
 
 def _localised(chart: alt.TopLevelMixin, lang: str) -> alt.TopLevelMixin:
     return chart.configure(locale=VI_LOCALE) if lang == "vi" else chart
 
 
+def _short_title(title: str, limit: int = 38) -> str:
+    """A panel title cut at a word boundary ('…' when shortened), never mid-word."""
+    if len(title) <= limit:
+        return title
+    return title[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
 def trend_chart(history: pd.DataFrame, *, maximum: float, lang: str = "vi") -> alt.TopLevelMixin:
     """Score per period with its confidence band (history: period, score, ci_low, ci_high, n)."""
-    data = history.dropna(subset=["score"])
-    x = alt.X("period:O", title=_labels(lang, "Kỳ", "Period"), sort=list(data["period"]))
+    data, order = _with_period_labels(history.dropna(subset=["score"]), lang)
+    x = alt.X("period_label:O", title=_labels(lang, "Kỳ", "Period"), sort=order)
     tooltip = [
-        alt.Tooltip("period:N", title=_labels(lang, "Kỳ", "Period")),
+        alt.Tooltip("period_label:N", title=_labels(lang, "Kỳ", "Period")),
         alt.Tooltip("score:Q", title=_labels(lang, "Điểm", "Score"), format=".2f"),
         alt.Tooltip("ci_low:Q", title=_labels(lang, "CI dưới", "CI low"), format=".2f"),
         alt.Tooltip("ci_high:Q", title=_labels(lang, "CI trên", "CI high"), format=".2f"),
@@ -57,9 +76,10 @@ def criteria_small_multiples(
         pct_low=lambda f: 100 * f["ci_low"] / f["max"],
         pct_high=lambda f: 100 * f["ci_high"] / f["max"],
         fell_most=lambda f: f["code"] == highlight,
-        panel=lambda f: f["code"] + ". " + f["title"].str.slice(0, 38),
+        panel=lambda f: f["code"] + ". " + f["title"].map(_short_title),
     )
-    x = alt.X("period:O", title=None, sort=sorted(data["period"].unique()))
+    data, order = _with_period_labels(data, lang)
+    x = alt.X("period_label:O", title=None, sort=order)
     y_scale = alt.Scale(domain=[0, 100])
     color = alt.condition("datum.fell_most", alt.value(FALL_COLOR), alt.value(MAIN_COLOR))
     base = alt.Chart(data)
@@ -69,7 +89,7 @@ def criteria_small_multiples(
     )
     line = base.mark_line(point=True).encode(
         x=x, y=alt.Y("percent:Q", scale=y_scale), color=color,
-        tooltip=[alt.Tooltip("period:N"), alt.Tooltip("score:Q", format=".2f"),
+        tooltip=[alt.Tooltip("period_label:N"), alt.Tooltip("score:Q", format=".2f"),
                  alt.Tooltip("percent:Q", format=".1f")],
     )
     chart = alt.layer(band, line).properties(width=170, height=120).facet(
@@ -80,10 +100,11 @@ def criteria_small_multiples(
 
 def responses_chart(counts: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
     """Responses per period (counts: period, n)."""
+    counts, order = _with_period_labels(counts, lang)
     chart = alt.Chart(counts).mark_bar(color=MAIN_COLOR).encode(
-        x=alt.X("period:O", title=_labels(lang, "Kỳ", "Period")),
+        x=alt.X("period_label:O", title=_labels(lang, "Kỳ", "Period"), sort=order),
         y=alt.Y("n:Q", title=_labels(lang, "Số phiếu", "Responses")),
-        tooltip=["period:N", "n:Q"],
+        tooltip=["period_label:N", "n:Q"],
     ).properties(height=200)
     return _localised(chart, lang)
 

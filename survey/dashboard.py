@@ -19,13 +19,14 @@ from sqlmodel import Session, select
 from survey.aggregate import ProvinceScore, unit_average
 from survey.auth import Scope, require_unit, visible_organisations
 from survey.changes import Change, ChangeEstimate, compare_scores, compare_units
+from survey.formatting import format_number
 from survey.models import Response
 from survey.periods import Period, parse_period
 from survey.questionnaire import Questionnaire
 from survey.scoring import DomainScore, score_domains
 from survey.storage.questionnaires import list_questionnaire_versions, questionnaire_of
 from survey.storage.responses import append_responses, load_responses
-from survey.text import format_number
+from survey.text import tr
 
 CHANGE_TOLERANCE = 0.005  # changes smaller than this show as "no change" (2-decimal display)
 
@@ -37,6 +38,9 @@ class ScoreSource:
     family: str
     responses: pd.DataFrame
     questionnaires: dict[str, Questionnaire]
+    # False when the scope is part of a province (a unit account): its averages and ranks are
+    # then "the units in view", never labelled as the province's (see README, Roles).
+    whole_province: bool = True
 
     @property
     def latest(self) -> Questionnaire:
@@ -118,9 +122,11 @@ def load_source(
     source = _full_source(session=session, family=family, include_flagged=include_flagged)
     if scope.sees_everything or source.responses.empty:
         return source
-    codes = {o.code for o in visible_organisations(session=session, scope=scope)}
+    visible = visible_organisations(session=session, scope=scope)
+    codes = {o.code for o in visible}
     return ScoreSource(family, source.responses[source.responses["unit"].isin(codes)],
-                       source.questionnaires)
+                       source.questionnaires,
+                       whole_province=any(o.kind == "province" for o in visible))
 
 
 def warm_cache(*, session: Session) -> None:
@@ -166,35 +172,32 @@ def history_periods(period: str, available: Iterable[str]) -> list[str]:
 def verdict(change: ChangeEstimate | None, *, unit_label: str = "điểm", lang: str = "vi") -> str:
     """A plain-language reading of a change: its size and whether the interval excludes zero."""
     if change is None or change.change is None:
-        return ("chưa đủ dữ liệu để so sánh" if lang == "vi"
-                else "not enough data to compare")
+        return tr(lang, "chưa đủ dữ liệu để so sánh", "not enough data to compare")
     size = abs(change.change)
     amount = format_number(size, 2, lang)
     if size < CHANGE_TOLERANCE:
-        return "không đổi" if lang == "vi" else "no change"
+        return tr(lang, "không đổi", "no change")
     up = change.change > 0
+    word = tr(lang, "tăng" if up else "giảm", "up" if up else "down")
+    points = unit_label if lang == "vi" else "points"
     if change.ci is None:
-        if lang == "vi":
-            return f"{'tăng' if up else 'giảm'} {amount} {unit_label} — không tính được khoảng tin cậy (quá ít phiếu)"
-        return f"{'up' if up else 'down'} {amount} — no interval (too few responses)"
-    significant = change.ci[0] > 0 or change.ci[1] < 0
-    if lang == "vi":
-        word = "tăng" if up else "giảm"
-        if significant:
-            return f"{word} {amount} {unit_label} — {word} có ý nghĩa thống kê"
-        return f"{word} {amount} {unit_label} — chưa đủ bằng chứng là {word} thật"
-    word = "up" if up else "down"
-    if significant:
-        return f"{word} {amount} points — a statistically significant {'rise' if up else 'fall'}"
-    return f"{word} {amount} points — not enough evidence of a real {'rise' if up else 'fall'}"
+        return tr(lang, f"{word} {amount} {points} — không tính được khoảng tin cậy (quá ít phiếu)",
+                  f"{word} {amount} {points} — no interval (too few responses)")
+    if change.ci[0] > 0 or change.ci[1] < 0:
+        return tr(lang, f"{word} {amount} {points} — {word} có ý nghĩa thống kê",
+                  f"{word} {amount} {points} — a statistically significant "
+                  f"{'rise' if up else 'fall'}")
+    return tr(lang, f"{word} {amount} {points} — chưa đủ bằng chứng là {word} thật",
+              f"{word} {amount} {points} — not enough evidence of a real {'rise' if up else 'fall'}")
 
 
-def is_significant(change: ChangeEstimate | None, adjusted: bool = False) -> bool | None:
+def is_significant(change: ChangeEstimate | None, adjusted: bool = False,
+                   level: float = 0.95) -> bool | None:
     """Whether the change is significant at the report's level (None when it cannot be told)."""
     if change is None:
         return None
     if adjusted:
-        return None if change.p_adjusted is None else change.p_adjusted < 0.05
+        return None if change.p_adjusted is None else change.p_adjusted < 1 - level
     if change.ci is None:
         return None
     return change.ci[0] > 0 or change.ci[1] < 0
@@ -268,7 +271,7 @@ def office_table(report: UnitReport, *, against: str = "year-ago", lang: str = "
     changes = {c.code: c for c in change.criteria} if change else {}
     rows = []
     entries = [(i + 1, e.code, titles.get(e.code, e.code), e) for i, e in enumerate(current.criteria)]
-    entries.append((None, None, "Tổng cộng" if lang == "vi" else "Total", current.total))
+    entries.append((None, None, tr(lang, "Tổng cộng", "Total"), current.total))
     for number, code, title, estimate in entries:
         base = (baseline.criterion(code) if code else baseline.total) if baseline else None
         delta = changes.get(code) if code else (change.total if change else None)
@@ -308,6 +311,7 @@ class ProvinceReport:
     aggregate: ProvinceScore | None
     questionnaire: Questionnaire | None
     left_out: tuple[str, ...] = field(default=())
+    whole_province: bool = True  # False: the average and ranks are over the units in view only
 
 
 def rank_labels(scores: pd.Series) -> pd.Series:
@@ -369,4 +373,4 @@ def province_report(*, source: ScoreSource, period: str, against: str = "previou
     return ProvinceReport(str(target), against, level, ranking, current, changes,
                           aggregates[0] if aggregates else None,
                           source.questionnaires.get(main_version) if main_version else None,
-                          left_out)
+                          left_out, source.whole_province)

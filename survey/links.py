@@ -190,7 +190,7 @@ def open_campaign_link(
     """Open (or reuse) the campaign of unit × quarter × questionnaire ('ID' or 'ID@VERSION')."""
     unit = get_organisation(session=session, code=unit_code)
     if unit is None:
-        raise StorageError(f"unit {unit_code} does not exist")
+        raise StorageError("unit.missing", code=unit_code)
     version = get_questionnaire_version(session=session, reference=questionnaire)
     campaign, created = open_campaign(
         session=session, unit_id=unit.id, period=period, version_id=version.id, days=days
@@ -249,3 +249,29 @@ def province_of(*, session: Session, organisation: Organisation) -> Organisation
     while current is not None and current.kind != "province":
         current = by_id.get(current.parent_id)
     return current
+
+
+CAMPAIGN_ACTIONS = ("close", "revoke", "rotate")
+
+
+def change_campaign(*, session: Session, scope, campaign_id: int, action: str) -> Campaign:
+    """Close, revoke or rotate the link of a campaign from a page: checks the right and the
+    unit's scope, changes, audits (campaign_closed / _revoked / _rotated) and commits."""
+    from survey.auth import AccessDenied
+    from survey.storage.audit import append_audit
+    from survey.storage.campaigns import close_campaign, revoke_campaign, rotate_campaign_link
+
+    if not scope.can_manage("campaigns"):
+        raise AccessDenied("access.right.campaigns", role=scope.role)
+    campaign = get_campaign(session=session, campaign_id=campaign_id)
+    unit = session.get(Organisation, campaign.unit_id) if campaign else None
+    if campaign is None or not scope.allows(unit):
+        raise AccessDenied("access.unit", code=unit.code if unit else f"#{campaign_id}")
+    change = {"close": close_campaign, "revoke": revoke_campaign,
+              "rotate": rotate_campaign_link}[action]
+    changed = change(session=session, campaign=campaign)
+    verb = {"close": "closed", "revoke": "revoked", "rotate": "rotated"}[action]
+    append_audit(session=session, username=scope.username, action=f"campaign_{verb}",
+                 target=f"#{campaign.id} {unit.code} {campaign.period}")
+    session.commit()
+    return changed

@@ -37,6 +37,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from survey.text import Notice, SurveyError, Text
+
 HAU_GIANG_BANDS: tuple[tuple[str, float], ...] = (
     ("Xuất sắc", 90.0), ("Tốt", 80.0), ("Khá", 65.0), ("Trung bình", 50.0), ("Yếu", 0.0),
 )
@@ -52,8 +54,9 @@ TOTAL_NAMES = {"total", "tổng", "tổng cộng", "tong", "tong cong", "cộng"
 CENT = Decimal("0.01")
 
 
-class ParError(ValueError):
-    """The appraisal table cannot be read at all (no header, a required column missing)."""
+class ParError(SurveyError, ValueError):
+    """The appraisal table cannot be read at all (no header, a required column missing);
+    a message code par.* and its parameters."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def read_appraisal_table(source: str | Path) -> AppraisalTable:
         try:
             text = Path(source).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ParError(f"{source}: cannot read the file: {exc}") from None
+            raise ParError("par.unreadable", source=str(source), detail=str(exc)) from None
     else:
         text = str(source)
     try:
@@ -113,13 +116,12 @@ def read_appraisal_table(source: str | Path) -> AppraisalTable:
     reader = csv.reader(io.StringIO(text), dialect)
     header = next(reader, None)
     if not header:
-        raise ParError("the appraisal table is empty: expected columns criterion,max,self,appraised")
+        raise ParError("par.empty")
     names = [COLUMN_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
     missing = [c for c in COLUMNS if c not in names]
     if missing:
-        raise ParError(f"the appraisal table has no column {', '.join(missing)} "
-                       f"(columns: {', '.join(h.strip() for h in header)}; "
-                       "expected criterion,max,self,appraised)")
+        raise ParError("par.missing_columns", missing=", ".join(missing),
+                       columns=", ".join(h.strip() for h in header))
     position = {c: names.index(c) for c in COLUMNS}
     rows: list[AppraisalRow] = []
     stated: dict[str, Decimal] = {}
@@ -130,37 +132,38 @@ def read_appraisal_table(source: str | Path) -> AppraisalTable:
             continue
         cells = cells + [""] * (len(header) - len(cells))
         code = cells[position["criterion"]].strip()
-        where = f"line {line} (criterion {code or '?'})"
         values: dict[str, Decimal] = {}
-        problems = []
+        problems: list[Notice] = []
         for column in ("max", "self", "appraised"):
             raw = cells[position[column]]
             value = _decimal(raw)
             if value is None:
-                problems.append(f"{where}, column {column}: {raw.strip()!r} is not a number")
+                problems.append(Notice("par.row_not_number", line=line, criterion=code or "?",
+                                       column=column, value=raw.strip()))
             elif value < 0:
-                problems.append(f"{where}, column {column}: {raw.strip()} is negative")
+                problems.append(Notice("par.row_negative", line=line, criterion=code or "?",
+                                       column=column, value=raw.strip()))
             else:
                 values[column] = value
         if not code:
-            problems.append(f"line {line}, column criterion: the criterion code is empty")
+            problems.append(Notice("par.row_no_code", line=line))
         if problems:
-            warnings.extend(f"{p}; the row is left out" for p in problems)
+            warnings.extend(problems)
             continue
         if code.lower() in TOTAL_NAMES:
             stated = values
             continue
         if code in seen:
-            warnings.append(f"{where}: criterion {code} appears twice; both rows are counted")
+            warnings.append(Notice("par.row_twice", line=line, criterion=code))
         seen.add(code)
-        for column, label in (("self", "self-assessed"), ("appraised", "appraised")):
+        for column in ("self", "appraised"):
             if values[column] > values["max"]:
-                warnings.append(f"{where}, column {column}: {label} points "
-                                f"{_number_text(values[column])} are above the maximum "
-                                f"{_number_text(values['max'])}; kept as given")
+                warnings.append(Notice(f"par.row_{column}_above_max", line=line, criterion=code,
+                                       column=column, value=values[column],
+                                       maximum=values["max"]))
         rows.append(AppraisalRow(line, code, values["max"], values["self"], values["appraised"]))
     if not rows:
-        raise ParError("the appraisal table has no usable criterion row")
+        raise ParError("par.no_rows")
     return AppraisalTable(tuple(rows), stated, tuple(warnings))
 
 
@@ -234,7 +237,7 @@ class ParResult:
 def _as_decimal(value: float | str | Decimal, name: str) -> Decimal:
     number = value if isinstance(value, Decimal) else _decimal(str(value))
     if number is None or number < 0:
-        raise ParError(f"{name} must be a number ≥ 0, not {value!r}")
+        raise ParError("par.not_a_number", name=name, value=str(value))
     return number
 
 
@@ -252,51 +255,45 @@ def par_index(
     unit: str | None = None,
 ) -> ParResult:
     """The PAR index of one unit-year (rules and decisions in the module docstring)."""
-    survey = _as_decimal(survey_score, "the survey score")
-    survey_maximum = _as_decimal(survey_max, "the survey maximum")
+    survey = _as_decimal(survey_score, Text("điểm khảo sát", "the survey score"))
+    survey_maximum = _as_decimal(survey_max, Text("điểm tối đa của khảo sát", "the survey maximum"))
     warnings = list(table.warnings)
     if survey > survey_maximum:
-        warnings.append(f"the survey score {_number_text(survey)} is above its maximum "
-                        f"{_number_text(survey_maximum)}; kept as given")
+        warnings.append(Notice("par.survey_above_max", score=survey, maximum=survey_maximum))
     row_max = table.row_sum("max")
     sums = {column: table.row_sum(column) for column in ("self", "appraised")}
     chosen = dict(sums)
-    for column, label in (("self", "self-assessed"), ("appraised", "appraised")):
+    for column in ("self", "appraised"):
         stated = table.stated.get(column)
         if stated is not None and stated != sums[column]:
-            warnings.append(f"the stated {label} total {_number_text(stated)} differs from the sum "
-                            f"of the rows {_number_text(sums[column])}; using the stated total")
+            warnings.append(Notice(f"par.stated_{column}_differs", stated=stated, rows=sums[column]))
             chosen[column] = stated
 
     appraised_max, source = row_max, None
     if stated_total is not None:
-        appraised_max, source = _as_decimal(stated_total, "--stated-total"), "--stated-total"
+        appraised_max = _as_decimal(stated_total, Text("tổng điểm chuẩn", "the stated total"))
+        source = "given"
         printed = table.stated.get("max")
         if printed is not None and printed != appraised_max:
-            warnings.append(f"the table's total row states the maximum {_number_text(printed)}; "
-                            f"--stated-total {_number_text(appraised_max)} overrides it")
+            warnings.append(Notice("par.printed_max_overridden", printed=printed,
+                                   chosen=appraised_max))
     elif "max" in table.stated:
-        appraised_max, source = table.stated["max"], "the table's total row"
+        appraised_max, source = table.stated["max"], "total_row"
     if source and appraised_max != row_max:
         with_rows = row_max + survey_maximum
-        what_if = (f", which would give {_percentage(chosen['appraised'] + survey, with_rows)} %"
-                   if with_rows > 0 else "")
-        advice = ("" if source == "--stated-total" else
-                  f"; pass --stated-total to choose the maximum (--stated-total "
-                  f"{_number_text(row_max)} for the row sum)")
-        warnings.append(
-            f"the stated maximum {_number_text(appraised_max)} (from {source}) differs from the "
-            f"sum of the row maxima {_number_text(row_max)}; using the stated maximum "
-            f"{_number_text(appraised_max)} (applicable maximum "
-            f"{_number_text(appraised_max + survey_maximum)}). The row maxima would give an "
-            f"applicable maximum of {_number_text(with_rows)}{what_if}{advice}.")
+        percent = (_percentage(chosen["appraised"] + survey, with_rows) if with_rows > 0
+                   else None)
+        # The page and the command line each add how to choose the maximum in their own terms.
+        warnings.append(Notice(
+            f"par.stated_max_differs.{source}", stated=appraised_max, rows=row_max,
+            applicable=appraised_max + survey_maximum, with_rows=with_rows,
+            percent=percent if percent is not None else "—"))
     applicable_max = appraised_max + survey_maximum
     if applicable_max <= 0:
-        raise ParError("the applicable maximum is 0: no criterion applies")
+        raise ParError("par.zero_max")
     total = chosen["appraised"] + survey
     if total > applicable_max:
-        warnings.append(f"the total {_number_text(total)} is above the applicable maximum "
-                        f"{_number_text(applicable_max)}")
+        warnings.append(Notice("par.total_above_max", total=total, maximum=applicable_max))
     percentage = _percentage(total, applicable_max)
     return ParResult(
         unit=unit, appraised=chosen["appraised"], self_assessed=chosen["self"],

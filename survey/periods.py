@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-_PATTERN = re.compile(r"^\s*(\d{4})(?:-(Q[1-4]|H[12]))?\s*$", re.IGNORECASE)
+from survey.text import SurveyError
+
+_YEAR = r"(?P<year>\d{4})"
+# Accepted spellings (case-insensitive; spaces at either end and repeated spaces are free):
+#   2024-Q3, Q3/2024, Quý 3/2024, Quý III/2024, Quý 3 năm 2024, 2024-H1, H1/2024,
+#   6 tháng đầu năm 2024, 6 tháng cuối năm 2024, 2024, Năm 2024.
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
+_FORMS = [
+    (re.compile(rf"^{_YEAR}$"), "Y"),
+    (re.compile(rf"^năm {_YEAR}$"), "Y"),
+    (re.compile(rf"^{_YEAR}-(?P<kind>[qh])(?P<index>\d)$"), None),
+    (re.compile(rf"^(?P<kind>[qh])(?P<index>\d) ?/ ?{_YEAR}$"), None),
+    (re.compile(rf"^quý (?P<index>\d|i|ii|iii|iv) ?/ ?{_YEAR}$"), "Q"),
+    (re.compile(rf"^quý (?P<index>\d|i|ii|iii|iv) năm {_YEAR}$"), "Q"),
+    (re.compile(rf"^6 tháng (?P<half>đầu|cuối) năm {_YEAR}$"), "H"),
+]
+FORMAT_HINT = "2024-Q3, Q3/2024, Quý 3/2024, 2024-H1, 2024"
 
 
-class PeriodError(ValueError):
-    """A period label is malformed."""
+class PeriodError(SurveyError, ValueError):
+    """A period label is malformed (code `period.invalid`, `period.not_quarter`,
+    `period.year_range`; parameter `text`)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -60,25 +78,69 @@ class Period:
         return names[self.kind]
 
 
-def parse_period(text: str) -> Period:
-    """Parse '2024-Q3', '2024-H1' or '2024' (case-insensitive)."""
-    match = _PATTERN.match(str(text))
-    if not match:
-        raise PeriodError(f"{text!r} is not a period: use 2024-Q3, 2024-H1 or 2024")
-    year, part = int(match.group(1)), (match.group(2) or "").upper()
-    if not 1900 <= year <= 2999:
-        raise PeriodError(f"{text!r}: year {year} is out of range")
-    if not part:
-        return Period(year, "Y", 0)
-    return Period(year, part[0], int(part[1]))
+def _normalise(text: object) -> str:
+    """Lower case, NFC, one space between words, no space at either end."""
+    cleaned = unicodedata.normalize("NFC", str(text)).replace("\u00a0", " ").lower()
+    return " ".join(cleaned.split())
 
 
-def parse_quarter(text: str) -> Period:
+def parse_period(text: object) -> Period:
+    """The one period parser: every entry point (command line, pages, imports, links,
+    campaigns, stored data) reads periods through it.
+
+    Accepts '2024-Q3', ' 2024-q3 ', 'Q3/2024', 'Quý 3/2024', '2024-H1', 'H1/2024',
+    '6 tháng đầu năm 2024', '2024', 'Năm 2024'; `str()` of the result is the canonical
+    form ('2024-Q3', '2024-H1', '2024'). Anything else raises PeriodError.
+    """
+    if text is None:
+        raise PeriodError("period.invalid", text="")
+    cleaned = _normalise(text)
+    for pattern, fixed_kind in _FORMS:
+        match = pattern.match(cleaned)
+        if not match:
+            continue
+        year = int(match.group("year"))
+        if not 1900 <= year <= 2999:
+            raise PeriodError("period.year_range", text=str(text).strip(), year=year)
+        groups = match.groupdict()
+        if fixed_kind == "Y":
+            return Period(year, "Y", 0)
+        if fixed_kind == "H" and groups.get("half"):
+            return Period(year, "H", 1 if groups["half"] == "đầu" else 2)
+        kind = (fixed_kind or groups["kind"]).upper()
+        raw = groups["index"]
+        index = _ROMAN[raw] if raw in _ROMAN else int(raw)
+        if not 1 <= index <= (4 if kind == "Q" else 2):
+            break
+        return Period(year, kind, index)
+    raise PeriodError("period.invalid", text=str(text).strip())
+
+
+def parse_quarter(text: object) -> Period:
     """Parse a quarter label; responses are always collected by quarter."""
     period = parse_period(text)
     if period.kind != "Q":
-        raise PeriodError(f"{text!r} is not a quarter: responses are collected by quarter (2024-Q3)")
+        raise PeriodError("period.not_quarter", text=str(text).strip())
     return period
+
+
+def canonical_period(text: object) -> str:
+    """The canonical label of any accepted spelling ('Quý 3/2024' → '2024-Q3')."""
+    return str(parse_period(text))
+
+
+def canonical_quarter(text: object) -> str:
+    """The canonical label of a quarter ('q3/2024' → '2024-Q3'); PeriodError otherwise."""
+    return str(parse_quarter(text))
+
+
+def canonical_period_or_none(text: object) -> str | None:
+    """The canonical label, or None when `text` is not a period (pure: for data migrations
+    that rewrite stored periods written in another spelling)."""
+    try:
+        return str(parse_period(text))
+    except PeriodError:
+        return None
 
 
 def quarter_of(day: date) -> Period:

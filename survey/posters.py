@@ -9,7 +9,6 @@ DejaVu Sans that matplotlib ships when it is installed.
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
+from survey.config import settings
 from survey.links import CampaignLink
 from survey.periods import parse_period
 from survey.qr import qr_image
@@ -81,9 +81,11 @@ def _matplotlib_font() -> tuple[str, str] | None:
 
 def _candidates() -> list[tuple[str, str]]:
     found = []
-    if os.environ.get("SURVEY_POSTER_FONT"):
-        regular = os.environ["SURVEY_POSTER_FONT"]
-        found.append((regular, Path(regular).name))  # the same file for bold
+    config = settings()
+    if config.poster_font:
+        regular = config.poster_font
+        # SURVEY_POSTER_FONT_BOLD (an absolute path replaces the folder), else the same file
+        found.append((regular, config.poster_font_bold or Path(regular).name))
     found.extend(FONT_CANDIDATES)
     bundled = _matplotlib_font()
     if bundled:

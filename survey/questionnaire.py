@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from survey.text import Text
+from survey.text import Notice, Text
 
 POINTS_TOLERANCE = 1e-9
 
@@ -235,10 +235,10 @@ def _pydantic_path(loc: Iterable[Any]) -> str:
 
 def _describe_error(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
-        return "required key is missing"
+        return Notice("questionnaire.missing_key")
     if error["type"] == "extra_forbidden":
-        return "unknown key (see the questionnaire format in README)"
-    return error["msg"]
+        return Notice("questionnaire.unknown_key")
+    return Notice("questionnaire.bad_value", detail=error["msg"])
 
 
 def _duplicates(codes: list[str]) -> set[str]:
@@ -253,21 +253,21 @@ def _cross_field_problems(doc: QuestionnaireIn) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     title = doc.title if isinstance(doc.title, str) else doc.title.get("vi", "")
     if len(title.strip()) > MAX_TITLE_LENGTH:
-        problems.append(("title", f"the Vietnamese title is longer than {MAX_TITLE_LENGTH} characters"))
+        problems.append(("title", Notice("questionnaire.title_long", n=MAX_TITLE_LENGTH)))
     for code, options in doc.scales.items():
         for dup in _duplicates([o.code for o in options]):
-            problems.append((f"scales.{code}", f"option code {dup!r} is used twice"))
+            problems.append((f"scales.{code}", Notice("questionnaire.option_twice", code=dup)))
         if not options:
-            problems.append((f"scales.{code}", "a scale needs at least one option"))
+            problems.append((f"scales.{code}", Notice("questionnaire.scale_empty")))
         elif all(o.score is None for o in options):
-            problems.append((f"scales.{code}", "a scale needs at least one scored option"))
+            problems.append((f"scales.{code}", Notice("questionnaire.scale_unscored")))
     for dup in _duplicates([g.code for g in doc.groups]):
-        problems.append(("groups", f"group code {dup!r} is used twice"))
+        problems.append(("groups", Notice("questionnaire.group_twice", code=dup)))
     for dup in _duplicates([c.code for c in doc.criteria]):
-        problems.append(("criteria", f"criterion code {dup!r} is used twice"))
+        problems.append(("criteria", Notice("questionnaire.criterion_twice", code=dup)))
     question_codes = [q.code for c in doc.criteria for q in c.questions]
     for dup in _duplicates(question_codes):
-        problems.append(("criteria", f"question code {dup!r} is used twice"))
+        problems.append(("criteria", Notice("questionnaire.question_twice", code=dup)))
     total = 0.0
     for ci, criterion in enumerate(doc.criteria):
         total += criterion.points
@@ -275,25 +275,20 @@ def _cross_field_problems(doc: QuestionnaireIn) -> list[tuple[str, str]]:
         for qi, question in enumerate(criterion.questions):
             question_sum += question.points
             if question.scale not in doc.scales:
-                problems.append(
-                    (
-                        f"criteria[{ci}].questions[{qi}].scale",
-                        f"question {question.code}: scale {question.scale!r} is not defined "
-                        f"under 'scales' (defined: {', '.join(sorted(doc.scales))})",
-                    )
-                )
+                problems.append((
+                    f"criteria[{ci}].questions[{qi}].scale",
+                    Notice("questionnaire.scale_undefined", question=question.code,
+                           scale=question.scale, defined=", ".join(sorted(doc.scales))),
+                ))
         if not math.isclose(question_sum, criterion.points, abs_tol=POINTS_TOLERANCE):
-            problems.append(
-                (
-                    f"criteria[{ci}].questions",
-                    f"criterion {criterion.code}: question points sum to {question_sum:g}, "
-                    f"but the criterion's points are {criterion.points:g}",
-                )
-            )
+            problems.append((
+                f"criteria[{ci}].questions",
+                Notice("questionnaire.question_points", criterion=criterion.code,
+                       total=f"{question_sum:g}", points=f"{criterion.points:g}"),
+            ))
     if not math.isclose(total, doc.max_points, abs_tol=POINTS_TOLERANCE):
-        problems.append(
-            ("max_points", f"criteria points sum to {total:g}, but max_points is {doc.max_points:g}")
-        )
+        problems.append(("max_points", Notice("questionnaire.max_points", total=f"{total:g}",
+                                              maximum=f"{doc.max_points:g}")))
     return problems
 
 
@@ -364,11 +359,11 @@ def parse_questionnaire(text: str, source: str = "<questionnaire>") -> Questionn
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise QuestionnaireError(source, [(where, f"not valid YAML: {exc}")]) from None
+        raise QuestionnaireError(source, [(where, Notice("questionnaire.not_yaml", detail=str(exc)))]) from None
     except RecursionError:
-        raise QuestionnaireError(source, [("", "the YAML is nested too deeply")]) from None
+        raise QuestionnaireError(source, [("", Notice("questionnaire.too_deep"))]) from None
     if not isinstance(raw, dict):
-        raise QuestionnaireError(source, [("", "the file must be a YAML mapping (key: value)")])
+        raise QuestionnaireError(source, [("", Notice("questionnaire.not_mapping"))])
     try:
         doc = QuestionnaireIn.model_validate(raw)
     except ValidationError as exc:

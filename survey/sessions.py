@@ -20,7 +20,6 @@ Streamlit app call; the database functions are in `survey.storage.sessions`.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Literal
 
 from sqlmodel import Session
 
+from survey.config import load_settings
 from survey.models import Organisation, StaffSession, User, utcnow
 from survey.storage.audit import append_audit
 from survey.storage.sessions import (
@@ -61,12 +61,9 @@ class SessionPolicy:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SessionPolicy:
-        """The idle timeout from SURVEY_SESSION_MINUTES (default 60)."""
-        env = os.environ if environ is None else environ
-        minutes = float(env.get("SURVEY_SESSION_MINUTES", DEFAULT_IDLE_MINUTES))
-        if minutes <= 0:
-            raise ValueError("SURVEY_SESSION_MINUTES must be a positive number of minutes")
-        return cls(idle=timedelta(minutes=minutes))
+        """The idle timeout from the settings (SURVEY_SESSION_MINUTES, default 60; decimals
+        allowed, e.g. 0.5; SettingsError, a ValueError, when not a positive number)."""
+        return cls(idle=timedelta(minutes=load_settings(environ).session_minutes))
 
 
 def new_token() -> str:

@@ -119,3 +119,32 @@ def test_sign_in_survives_a_reload_and_a_second_tab_then_sign_out(app, browser):
         page.wait_for_url(f"{base}/dang-nhap")
     finally:
         context.close()
+
+
+def test_a_signed_out_deep_link_signs_in_then_returns_to_the_page(app, browser):
+    """Issue 12.7: no Streamlit "Page not found" dialog on a deep link when signed out; the
+    sign-in page leads back to the page asked for; /tong-quan (the declared address of
+    "Tổng quan") shows the overview."""
+    server, _engine = app
+    base = server.base_url
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(f"{base}/diem-don-vi")
+        link = page.locator("#staff-login-link")
+        link.wait_for()
+        assert link.get_attribute("href") == "/dang-nhap?next=/diem-don-vi"
+        assert page.get_by_text("Page not found").count() == 0
+        link.click()
+        page.fill("#username", USERNAME)
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/diem-don-vi")
+        page.get_by_role("heading", name="Điểm khảo sát của đơn vị").wait_for()
+        page.goto(f"{base}/tong-quan")
+        page.get_by_role("heading", name="Khảo sát sự hài lòng và chỉ số cải cách hành chính"
+                         ).wait_for()
+        assert page.get_by_text("Page not found").count() == 0
+    finally:
+        context.close()

@@ -27,7 +27,7 @@ from survey.storage.campaigns import (
     revoke_campaign,
     rotate_campaign_link,
 )
-from survey.storage.organisations import add_organisation
+from survey.storage.organisations import add_organisation, get_organisation
 from survey.storage.questionnaires import get_questionnaire_version
 
 SECRET = b"test-secret"
@@ -329,3 +329,44 @@ def test_cli_campaign_commands_have_help():
     helps = {choice.dest: choice.help for choice in actions._choices_actions}
     assert set(helps) == {"open", "close", "revoke", "rotate", "list"}
     assert all(helps.values())
+
+
+@pytest.mark.parametrize("spelling", ["2024-q3", " 2024-Q3 ", "Q3/2024", "Quý 3/2024"])
+def test_cli_every_period_spelling_reaches_the_one_campaign(cli_units, capsys, tmp_path, spelling):
+    """Issue 12.1: `campaign open --period 2024-q3` and `qr --period …` used to open a second
+    campaign under the period '2024-q3', left out of every score."""
+    code, first, _ = run(capsys, "campaign", "open", "--unit", "HG01", "--period", "2024-Q3",
+                         "--questionnaire", "dtxhh-haugiang@2024")
+    assert code == 0
+    code, again, err = run(capsys, "campaign", "open", "--unit", "HG01", "--period", spelling,
+                           "--questionnaire", "dtxhh-haugiang@2024")
+    assert code == 0 and again == first and "reused" in err
+    code, _, _ = run(capsys, "qr", "--unit", "HG01", "--period", spelling,
+                     "--out", str(tmp_path / "poster.pdf"))
+    assert code == 0
+    code, out, _ = run(capsys, "campaign", "list", "--period", spelling, "--json")
+    rows = json.loads(out)
+    assert [(r["unit"], r["period"], r["status"]) for r in rows] == [("HG01", "2024-Q3", "open")]
+
+
+@pytest.mark.parametrize("spelling", ["2024-Q5", "Q3-2024", "2024", "quý ba 2024"])
+def test_cli_refuses_other_periods_with_one_message(cli_units, capsys, spelling):
+    with pytest.raises(SystemExit) as exited:  # argparse refuses the value
+        main(["campaign", "open", "--unit", "HG01", "--period", spelling,
+              "--questionnaire", "dtxhh-haugiang@2024"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in err
+    assert f"“{spelling}”" in err and "2024-Q3" in err
+    code, out, _ = run(capsys, "campaign", "list", "--json")
+    assert json.loads(out) == []
+
+
+def test_storage_opens_one_campaign_whatever_the_spelling(units, session):
+    version = get_questionnaire_version(session=session, reference="dtxhh-haugiang@2024")
+    unit = get_organisation(session=session, code="HG01")
+    first, created = open_campaign(session=session, unit_id=unit.id, period="Quý 3/2024",
+                                   version_id=version.id)
+    assert created and first.period == "2024-Q3"
+    again, created = open_campaign(session=session, unit_id=unit.id, period="2024-q3",
+                                   version_id=version.id)
+    assert not created and again.id == first.id

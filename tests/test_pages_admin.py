@@ -191,7 +191,8 @@ def test_the_signed_in_user_cannot_deactivate_itself(db):
     at = open_app("so", "pages/admin_users.py")
     at.selectbox(key="user_manage_name").select("so").run()
     at.button(key="user_deactivate").click().run()
-    assert not at.exception and "your own account" in texts(at.error)
+    assert not at.exception
+    assert texts(at.error) == "Bạn không thể tự khoá tài khoản của chính mình."  # 12.6
     db.expire_all()
     assert get_user(session=db, username="so").active
 
@@ -219,7 +220,9 @@ def test_moving_a_unit_below_itself_shows_an_error_and_changes_nothing(db):
     at.selectbox(key="unit_move_code").select("HG01")
     at.selectbox(key="unit_move_parent").select("HG01a")
     at.button(key="unit_move_submit").click().run()
-    assert not at.exception and "itself or one of its sub-units" in texts(at.error)
+    assert not at.exception
+    assert texts(at.error) == ("Không thể chuyển đơn vị HG01 vào HG01a: HG01a là chính nó hoặc "
+                               "đơn vị cấp dưới của nó.")
     db.expire_all()
     assert db.get(Organisation, get_organisation(session=db, code="HG01").parent_id).code == "HG"
 
@@ -243,6 +246,9 @@ def test_a_bad_yaml_upload_shows_the_files_errors_by_key_path(db):
     assert "sai.yaml" in texts(at.error)
     problems = dataframes(at)[-1]
     assert "criteria[0].questions[0].point" in list(problems.iloc[:, 0])
+    shown = dict(zip(problems.iloc[:, 0], problems.iloc[:, 1], strict=True))  # key paths kept,
+    assert shown["criteria[0].questions[0].point"].startswith("khoá không có")  # Vietnamese text
+    assert shown["criteria[0].questions[0].points"] == "thiếu khoá bắt buộc"
     assert not [b for b in at.button if b.key == "questionnaire_register"]
     assert "mini" not in {row.family for row in list_questionnaire_versions(session=db)}
 
@@ -350,11 +356,37 @@ def test_the_audit_page_filters_by_user_action_and_days(db):
     at = open_app("root", "pages/admin_audit.py")
     assert {"cli", "so"} <= set(at.selectbox(key="audit_user").options)
     at.selectbox(key="audit_action").select("password_reset").run()
-    assert dataframes(at)[0].iloc[:, 1:4].values.tolist() == [["so", "password_reset", "cuc"]]
+    assert dataframes(at)[0].iloc[:, 1:4].values.tolist() == [
+        ["so", "Cấp lại mật khẩu dùng một lần", "cuc"]]
     at.selectbox(key="audit_action").select("").run()
     at.selectbox(key="audit_user").select("cli").run()
-    assert set(dataframes(at)[0].iloc[:, 2]) == {"user_created"}  # the fixture's accounts
+    assert set(dataframes(at)[0].iloc[:, 2]) == {"Tạo tài khoản"}  # the fixture's accounts
     tomorrow = datetime.now(LOCAL_TIME).date() + timedelta(days=1)
     at.date_input(key="audit_days").set_value((tomorrow, tomorrow)).run()
     assert dataframes(at)[0].empty
     assert not at.exception
+
+
+def test_the_audit_log_reads_as_vietnamese(db):
+    """Issue 12.6: action names and details in words, not raw codes and JSON."""
+    at = open_app("root", "pages/admin_units.py")
+    at.text_input(key="unit_add_code").input("HG04")
+    at.text_input(key="unit_add_name").input("Cục E")
+    at.selectbox(key="unit_add_parent").select("HG")
+    at.button(key="unit_add_submit").click().run()
+    assert not at.error, texts(at.error)
+    log = dataframes(open_app("root", "pages/admin_audit.py"))[0]
+    row = log[log["Đối tượng"] == "HG04"].iloc[0]
+    assert row["Thao tác"] == "Thêm đơn vị"
+    assert row["Chi tiết"].startswith("tên: Cục E; trực thuộc: HG")
+    assert "{" not in "".join(log["Chi tiết"])
+
+
+def test_a_unit_code_differing_only_in_case_is_refused_with_the_existing_code(db):
+    at = open_app("root", "pages/admin_units.py")
+    at.text_input(key="unit_add_code").input("hg01")
+    at.text_input(key="unit_add_name").input("Trùng mã")
+    at.button(key="unit_add_submit").click().run()
+    assert texts(at.error) == ("Đã có đơn vị HG01: mã “hg01” chỉ khác chữ hoa/chữ thường. "
+                               "Hãy dùng HG01.")
+    assert get_organisation(session=db, code="hg01") is None

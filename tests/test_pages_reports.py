@@ -134,7 +134,10 @@ def test_par_page_reproduces_the_published_thads_case_with_a_warning(signed_in):
     assert metrics["Điểm thẩm định"] == "43,14"
     assert metrics["Tổng / tối đa áp dụng"].endswith("/ 73,50")
     shown = [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning]  # Markdown escapes resolved
-    assert any("51.5" in w and "53" in w for w in shown)
+    stated = [w for w in shown if "51,5" in w and "53" in w]
+    assert stated and stated[0].startswith("Bảng điểm chưa nhất quán: Tổng điểm chuẩn 51,5")
+    assert not any("--" in w for w in shown)  # no command-line flag on a page (12.6)
+    assert any("Tổng điểm chuẩn ghi trên bảng" in c.value for c in at.caption)
     ranking = at.dataframe[-1].value
     assert len(ranking) == 12 and ranking["Hạng"].iloc[0] == "1/12"
 

@@ -49,11 +49,16 @@ def test_total_row_in_the_table_is_the_stated_total(tmp_path):
     assert result.percentage == Decimal("79.69")
     assert len(result.warnings) == 1
     assert "the table's total row" in result.warnings[0]
-    assert "--stated-total 53" in result.warnings[0]
+    assert result.warnings[0].code == "par.stated_max_differs.total_row"
+    assert "--" not in result.warnings[0]  # the domain names no command-line flag (issue 12.6)
+    assert result.warnings[0].render("vi") == (
+        "Tổng điểm chuẩn 51,5 (ghi ở dòng tổng của bảng) khác tổng điểm chuẩn các dòng 53; "
+        "đang dùng 51,5 (điểm tối đa áp dụng 73,5). Theo tổng các dòng, điểm tối đa áp dụng là "
+        "75, tỷ lệ sẽ là 78,09%.")
     overridden = par_index(table, 15.43, stated_total=53)
     assert overridden.applicable_max == Decimal(75)
     assert overridden.percentage == Decimal("78.09")
-    assert "--stated-total" in overridden.warnings[0]
+    assert "overrides" in overridden.warnings[0] and "--" not in overridden.warnings[0]
 
 
 def test_row_sums_without_a_stated_total():

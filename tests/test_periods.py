@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from survey.periods import (
     Period,
     PeriodError,
+    canonical_period_or_none,
     parse_period,
     parse_quarter,
     pooling_periods,
@@ -45,7 +46,7 @@ def test_parse_period(text, year, kind, index, canonical):
     "text",
     ["", " ", "2024-Q0", "2024-Q5", "2024-H0", "2024-H3", "2024-Y1", "2024Q3", "2024-3",
      "Q3-2024", "24-Q3", "20240", "2024-Q3-", "2024 -Q3", "2024-Q 3", "1899", "3000-Q1",
-     "quý 3/2024", "2024-Q3x", None],
+     "quý 5/2024", "Quý 3/24", "2024-Q3x", "Q5/2024", "6 tháng giữa năm 2024", "Quý /2024", None],
 )
 def test_bad_periods_are_refused(text):
     with pytest.raises(PeriodError):
@@ -168,3 +169,38 @@ def test_quarter_arithmetic_agrees_with_the_calendar(day):
     assert quarter.year_ago() == quarter_of(day.replace(year=day.year - 1, day=1))
     for label in pooling_periods(str(quarter)):
         assert str(quarter) in parse_period(label).quarters
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("2024-q3", "2024-Q3"), (" 2024-Q3 ", "2024-Q3"), ("Q3/2024", "2024-Q3"),
+        ("q3 / 2024", "2024-Q3"), ("Quý 3/2024", "2024-Q3"), ("quý 3/2024", "2024-Q3"),
+        ("QUÝ 4/2023", "2023-Q4"), ("Quý III/2024", "2024-Q3"), ("Quý 1 năm 2025", "2025-Q1"),
+        ("Qu\u0079\u0301 2/2024", "2024-Q2"),  # decomposed ý (NFD), as some keyboards type it
+        ("\u00a02024-Q1\u00a0", "2024-Q1"),
+        ("H1/2024", "2024-H1"), ("6 tháng đầu năm 2024", "2024-H1"),
+        ("6 tháng cuối năm 2023", "2023-H2"), ("Năm 2024", "2024"), ("2024", "2024"),
+    ],
+)
+def test_every_accepted_spelling_gives_the_canonical_label(text, canonical):
+    assert str(parse_period(text)) == canonical
+    assert canonical_period_or_none(text) == canonical
+
+
+@pytest.mark.parametrize("text", ["", "2024-Q5", "Q3-2024", "quý 5/2024", "năm", None, 2024.5])
+def test_canonical_period_or_none_is_none_for_anything_else(text):
+    assert canonical_period_or_none(text) is None
+
+
+def test_the_refusal_is_one_coded_message_in_both_languages():
+    with pytest.raises(PeriodError) as caught:
+        parse_period("quý năm")
+    assert caught.value.code == "period.invalid"
+    assert caught.value.params == {"text": "quý năm"}
+    assert caught.value.render("vi").startswith("“quý năm” không phải là một kỳ.")
+    assert "2024-Q3" in str(caught.value) and "--" not in caught.value.render("vi")
+    with pytest.raises(PeriodError) as caught:
+        parse_quarter("Năm 2024")
+    assert caught.value.code == "period.not_quarter"
+    assert "không phải là một quý" in caught.value.render("vi")

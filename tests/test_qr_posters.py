@@ -254,7 +254,11 @@ def test_cli_qr_for_the_province(cli_province, capsys, tmp_path):
 )
 def test_cli_qr_errors(cli_province, capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
-    assert main(["qr", *argv]) == 2
+    try:
+        code = main(["qr", *argv])
+    except SystemExit as exited:  # a value refused while parsing the arguments (--period)
+        code = exited.code
+    assert code == 2
     assert message in capsys.readouterr().err
 
 

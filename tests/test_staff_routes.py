@@ -459,3 +459,19 @@ def test_the_app_sign_out_button_sends_the_browser_to_dang_xuat(app_test, users)
     assert any("window.location.replace('/dang-xuat')" in h.value for h in at.get("html"))
     assert login_link(at) is not None
     assert not at.code  # accounts exist: no first-admin hint
+
+
+@pytest.mark.parametrize(("asked", "lands"), [("/diem-don-vi", "/diem-don-vi"),
+                                              ("/tong-quan", "/tong-quan"),
+                                              ("https://evil.example/x", "/"),
+                                              ("//evil.example", "/"), ("/dang-xuat", "/")])
+def test_sign_in_returns_to_the_page_asked_for(client, asked, lands):
+    """Issue 12.7: a signed-out deep link goes to sign-in, then back to the page asked for
+    (only a page address of this app: never another site)."""
+    page = client.get("/dang-nhap", params={"next": asked})
+    assert page.status_code == 200
+    action = html.unescape(re.search(r'<form[^>]*action="([^"]+)"', page.text).group(1))
+    response = client.post(action,  # the form's own address, as the browser posts it
+                           data={"csrf": hidden(page.text, "csrf"), "lang": "vi",
+                                 "username": "cuc", "password": PASSWORD})
+    assert response.status_code == 303 and response.headers["location"] == lands

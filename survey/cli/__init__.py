@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; user errors go to stderr with exit code 2, never a traceback."""
     from survey.auth import AccessDenied
+    from survey.config import SettingsError
     from survey.periods import PeriodError
     from survey.questionnaire import QuestionnaireError
     from survey.storage import StorageError
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (CliError, StorageError, QuestionnaireError, PeriodError, AccessDenied) as exc:
+    except (CliError, StorageError, QuestionnaireError, PeriodError, AccessDenied,
+            SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from survey.cli.common import CliError, print_json, session_scope
+from survey.cli.common import CliError, print_json, quarter_argument, session_scope
 from survey.links import CampaignLink, campaign_url, open_campaign_link, province_links
 from survey.models import Campaign
-from survey.periods import parse_quarter
 from survey.posters import campaign_poster_pdf, poster_content, posters_pdf
 from survey.qr import qr_png, qr_svg
 from survey.storage.campaigns import (
@@ -67,7 +66,6 @@ def _only_open_campaign(session: Session, args: argparse.Namespace) -> Campaign:
         return campaign
     if not (args.unit and args.period):
         raise CliError("name the campaign: --id N, or --unit U --period P [--questionnaire ID]")
-    parse_quarter(args.period)
     found = find_campaigns(
         session=session,
         unit_id=_unit_id(session, args.unit),
@@ -134,8 +132,6 @@ def _list(args: argparse.Namespace) -> int:
         unit_ids = None
         if args.unit:
             unit_ids = descendant_ids(session=session, organisation_id=_unit_id(session, args.unit))
-        if args.period:
-            parse_quarter(args.period)
         summaries = list_campaign_summaries(
             session=session, unit_ids=unit_ids, period=args.period, status=args.status
         )
@@ -175,7 +171,6 @@ def _unit_link(session: Session, args: argparse.Namespace) -> CampaignLink:
     """The open link of --unit × --period, opened when needed."""
     questionnaire = args.questionnaire
     if questionnaire is None:
-        parse_quarter(args.period)
         found = find_campaigns(
             session=session, unit_id=_unit_id(session, args.unit), period=args.period, status="open"
         )
@@ -243,7 +238,7 @@ def _qr(args: argparse.Namespace) -> int:
 def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id", type=int, help="campaign id (see `survey campaign list`)")
     parser.add_argument("--unit", help="unit code")
-    parser.add_argument("--period", help="quarter, e.g. 2024-Q3")
+    parser.add_argument("--period", type=quarter_argument, help="quarter, e.g. 2024-Q3 (or Q3/2024)")
     parser.add_argument(
         "--questionnaire", metavar="ID[@VERSION]", help="questionnaire (default: any)"
     )
@@ -267,7 +262,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="open the campaign of unit × quarter × questionnaire (or reuse it); print its URL",
     )
     opening.add_argument("--unit", required=True, help="unit code")
-    opening.add_argument("--period", required=True, help="quarter, e.g. 2024-Q3")
+    opening.add_argument("--period", required=True, type=quarter_argument,
+                        help="quarter, e.g. 2024-Q3 (or Q3/2024)")
     opening.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]")
     opening.add_argument("--days", type=int, help="link valid for N days from now (new: 90)")
     _add_base_url(opening)
@@ -290,7 +286,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     listing = actions.add_parser("list", help="list campaigns with their response counts")
     listing.add_argument("--unit", help="a unit and the units below it")
-    listing.add_argument("--period", help="quarter, e.g. 2024-Q3")
+    listing.add_argument("--period", type=quarter_argument, help="quarter, e.g. 2024-Q3 (or Q3/2024)")
     listing.add_argument("--status", choices=["open", "closed", "revoked"])
     listing.add_argument("--json", action="store_true", help="print JSON")
     _add_base_url(listing)
@@ -308,7 +304,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="CODE",
         help="one PDF with the posters of every unit of the province (CODE needed if several)",
     )
-    qr.add_argument("--period", required=True, help="quarter, e.g. 2024-Q3")
+    qr.add_argument("--period", required=True, type=quarter_argument,
+                        help="quarter, e.g. 2024-Q3 (or Q3/2024)")
     qr.add_argument(
         "--questionnaire",
         metavar="ID[@VERSION]",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -65,3 +66,23 @@ def print_json(value: Any) -> None:
     """Print `value` as JSON with full float precision."""
     json.dump(_finite(value), sys.stdout, ensure_ascii=False, indent=2, default=_json_default)
     sys.stdout.write("\n")
+
+
+def period_argument(text: str) -> str:
+    """argparse type of --period: any accepted spelling, stored canonical ('Q3/2024' → '2024-Q3')."""
+    from survey.periods import PeriodError, canonical_period
+
+    try:
+        return canonical_period(text)
+    except PeriodError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def quarter_argument(text: str) -> str:
+    """argparse type of a quarter's --period ('2024-q3' → '2024-Q3'); a half-year or year is refused."""
+    from survey.periods import PeriodError, canonical_quarter
+
+    try:
+        return canonical_quarter(text)
+    except PeriodError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

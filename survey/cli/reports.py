@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from survey.auth import FULL_ACCESS, Scope, scope_of
-from survey.cli.common import CliError, session_scope
+from survey.cli.common import CliError, period_argument, session_scope
 from survey.dashboard import load_source, province_report, unit_report
 from survey.par import classify
 from survey.periods import parse_period
@@ -24,6 +24,17 @@ def _scope(session, username: str | None) -> Scope:
     return scope_of(session=session, user=user)
 
 
+def _level(value: float | None) -> float:
+    """--level, else the setting (SURVEY_CI_LEVEL); the workbook's labels follow it."""
+    from survey.config import settings
+    from survey.intervals import check_level
+
+    try:
+        return check_level(settings().confidence_level if value is None else value)
+    except ValueError as exc:
+        raise CliError(f"--level: {exc}") from None
+
+
 def _write(path: str, content: bytes) -> None:
     out = Path(path)
     if out.suffix.lower() != ".xlsx":
@@ -38,7 +49,7 @@ def _unit(args: argparse.Namespace) -> int:
         scope = _scope(session, args.as_user)
         source = load_source(session=session, family=args.questionnaire, scope=scope)
         report = unit_report(session=session, source=source, scope=scope, unit=args.unit,
-                             period=period, level=args.level)
+                             period=period, level=_level(args.level))
         if report.current is None:
             raise CliError(f"unit {args.unit} has no responses in {period}")
         _write(args.out, unit_workbook(report, against=args.against))
@@ -54,7 +65,7 @@ def _province(args: argparse.Namespace) -> int:
         scope = _scope(session, args.as_user)
         source = load_source(session=session, family=args.questionnaire, scope=scope)
         report = province_report(source=source, period=period, against=args.against,
-                                 level=args.level, classify=classify)
+                                 level=_level(args.level), classify=classify)
         if report.ranking.empty:
             raise CliError(f"no responses in {period}")
         _write(args.out, province_workbook(report))
@@ -72,13 +83,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         parser = kinds.add_parser(name, help=help_text)
         if name == "unit":
             parser.add_argument("--unit", required=True, help="unit code")
-        parser.add_argument("--period", required=True, help="2024-Q3, 2024-H1 or 2024")
+        parser.add_argument("--period", type=period_argument, required=True, help="2024-Q3, 2024-H1 or 2024")
         parser.add_argument("--out", required=True, help="output .xlsx file")
         parser.add_argument("--questionnaire", default="dtxhh-haugiang", metavar="ID",
                             help="questionnaire family (default: dtxhh-haugiang)")
         parser.add_argument("--against", choices=["previous", "year-ago"], default=against,
                             help=f"comparison period (default: {against})")
-        parser.add_argument("--level", type=float, default=0.95, help="confidence level")
+        parser.add_argument("--level", type=float, default=None,
+                            help="confidence level (default: SURVEY_CI_LEVEL, else 0.95)")
         parser.add_argument("--as", dest="as_user", metavar="USER",
                             help="limit the report to what this user may see")
         parser.set_defaults(handler=handler)

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from survey.aggregate import respondent_pooled, unit_average
 from survey.changes import DEFAULT_POWER, Change, compare_many, compare_units
-from survey.cli.common import CliError, print_json, session_scope
+from survey.cli.common import CliError, period_argument, print_json, session_scope
 from survey.config import settings
 from survey.intervals import check_level
 from survey.par import (
@@ -270,6 +270,10 @@ def _par(args: argparse.Namespace) -> int:
               f"{format_number(float(result.percentage))} % · {result.classification}{rank}")
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+            if getattr(warning, "code", "") == "par.stated_max_differs.total_row":
+                rows = warning.params["rows"]
+                print(f"hint: pass --stated-total to choose the maximum (--stated-total {rows} "
+                      "for the row sum)", file=sys.stderr)
     return 0
 
 
@@ -284,7 +288,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "half-year (2024-H1) or a year (2024), pooling its quarters.")
     score.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]",
                        help="questionnaire family, optionally one version")
-    score.add_argument("--period", help="2024-Q3, 2024-H1 or 2024 (default: every quarter present)")
+    score.add_argument("--period", type=period_argument, help="2024-Q3, 2024-H1 or 2024 (default: every quarter present)")
     score.add_argument("--unit", help="unit code (default: every unit)")
     score.add_argument("--province", choices=("average", "pooled"),
                        help="score the province: unit-average or respondent-pooled")
@@ -303,7 +307,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="questionnaire family; @VERSION picks that version where a period "
                               "mixes versions")
     compare.add_argument("--unit", help="unit code (default: every unit)")
-    compare.add_argument("--period", required=True, help="current period: 2024-Q3, 2024-H1, 2024")
+    compare.add_argument("--period", type=period_argument, required=True, help="current period: 2024-Q3, 2024-H1, 2024")
     compare.add_argument("--against", required=True, choices=tuple(AGAINST),
                          help="previous period or the same period a year earlier (cùng kỳ)")
     compare.add_argument("--level", help="confidence level (default 0.95 or SURVEY_CI_LEVEL)")

@@ -16,7 +16,7 @@ from survey.models import (
     Response,
     utcnow,
 )
-from survey.periods import parse_quarter
+from survey.periods import canonical_quarter
 from survey.storage import StorageError
 
 DEFAULT_CAMPAIGN_DAYS = 90
@@ -57,7 +57,7 @@ def find_open_campaign(
     return session.exec(
         select(Campaign).where(
             Campaign.unit_id == unit_id,
-            Campaign.period == period,
+            Campaign.period == canonical_quarter(period),
             Campaign.questionnaire_version_id == version_id,
             Campaign.status == "open",
         )
@@ -80,7 +80,8 @@ def find_campaigns(
     status: str | None = None,
 ) -> list[Campaign]:
     """Campaigns of a unit and quarter, newest first, optionally of some versions or one status."""
-    query = select(Campaign).where(Campaign.unit_id == unit_id, Campaign.period == period)
+    query = select(Campaign).where(Campaign.unit_id == unit_id,
+                                   Campaign.period == canonical_quarter(period))
     if version_ids is not None:
         query = query.where(col(Campaign.questionnaire_version_id).in_(list(version_ids)))
     if status is not None:
@@ -95,7 +96,7 @@ def as_utc(moment: datetime) -> datetime:
 
 def _check_days(days: int) -> int:
     if not 1 <= days <= MAX_CAMPAIGN_DAYS:
-        raise StorageError(f"--days must be between 1 and {MAX_CAMPAIGN_DAYS} (got {days})")
+        raise StorageError("campaign.days", maximum=MAX_CAMPAIGN_DAYS, days=days)
     return days
 
 
@@ -114,7 +115,7 @@ def open_campaign(
     expiry unless `days` is given, which sets it anew from now. An open campaign whose
     expiry has passed is closed and a new one opened.
     """
-    parse_quarter(period)
+    period = canonical_quarter(period)
     now = now or utcnow()
     existing = find_open_campaign(
         session=session, unit_id=unit_id, period=period, version_id=version_id
@@ -231,7 +232,7 @@ def list_campaign_summaries(
     if unit_ids is not None:
         query = query.where(col(Campaign.unit_id).in_(list(unit_ids)))
     if period is not None:
-        query = query.where(Campaign.period == period)
+        query = query.where(Campaign.period == canonical_quarter(period))
     if status is not None:
         query = query.where(Campaign.status == status)
     return [CampaignSummary(*row) for row in session.exec(query).all()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from survey.models import (
@@ -22,19 +23,22 @@ def add_organisation(
     """Add a province, unit or sub-unit; `kind` defaults from the parent's depth."""
     code = code.strip()
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,40}", code):
-        raise StorageError(f"unit code {code!r}: use 1–40 letters, digits, '.', '-' or '_'")
+        raise StorageError("unit.bad_code", code=code)
     problem = name_problem(name)
     if problem:
-        raise StorageError(f"unit {code}: {problem}")
+        raise StorageError(problem, code=code, n=MAX_NAME_LENGTH)
     if kind is not None and kind not in ORGANISATION_KINDS:
-        raise StorageError(f"unit {code}: kind {kind!r} (use {', '.join(ORGANISATION_KINDS)})")
+        raise StorageError("unit.bad_kind", code=code, kind=kind, kinds=list(ORGANISATION_KINDS))
     if get_organisation(session=session, code=code):
-        raise StorageError(f"unit {code} already exists")
+        raise StorageError("unit.exists", code=code)
+    same_but_case = find_organisation_ignoring_case(session=session, code=code)
+    if same_but_case is not None:  # HG02 exists: never add hg02 beside it
+        raise StorageError("unit.exists_other_case", code=code, existing=same_but_case.code)
     parent = None
     if parent_code:
         parent = get_organisation(session=session, code=parent_code)
         if parent is None:
-            raise StorageError(f"parent unit {parent_code} does not exist")
+            raise StorageError("unit.parent_missing", code=parent_code)
     if kind is None:
         kind = "province" if parent is None else ("unit" if parent.kind == "province" else "subunit")
     organisation = Organisation(
@@ -47,13 +51,22 @@ def add_organisation(
 
 def name_problem(name: str) -> str | None:
     """Why a unit name cannot be stored (empty, over 300 characters, a NUL), or None."""
+    """(A message code: unit.name_empty, unit.name_long, unit.name_nul.)"""
     if not name.strip():
-        return "the name must not be empty"
+        return "unit.name_empty"
     if len(name.strip()) > MAX_NAME_LENGTH:
-        return f"the name is longer than {MAX_NAME_LENGTH} characters"
+        return "unit.name_long"
     if "\x00" in name:
-        return "the name contains a NUL character"
+        return "unit.name_nul"
     return None
+
+
+def find_organisation_ignoring_case(*, session: Session, code: str) -> Organisation | None:
+    """The unit whose code equals `code` but for upper/lower case ('hg02' → HG02), or None."""
+    if "\x00" in code or len(code) > 40:
+        return None
+    return session.exec(select(Organisation).where(
+        func.lower(Organisation.code) == code.strip().lower())).first()
 
 
 def get_organisation(*, session: Session, code: str) -> Organisation | None:
@@ -101,9 +114,9 @@ def rename_organisation(*, session: Session, organisation: Organisation, name: s
     """Give a unit a new name (its code, the key of imports and links, never changes)."""
     name = name.strip()
     if not name:
-        raise StorageError(f"unit {organisation.code}: the name must not be empty")
-    if len(name) > 300:
-        raise StorageError(f"unit {organisation.code}: the name is longer than 300 characters")
+        raise StorageError("unit.name_empty", code=organisation.code)
+    if len(name) > MAX_NAME_LENGTH:
+        raise StorageError("unit.name_long", code=organisation.code, n=MAX_NAME_LENGTH)
     organisation.name = name
     session.add(organisation)
     session.flush()
@@ -125,15 +138,14 @@ def move_organisation(
     """
     if parent is not None:
         if parent.id in descendant_ids(session=session, organisation_id=organisation.id):
-            raise StorageError(
-                f"unit {organisation.code} cannot move under {parent.code}: "
-                f"{parent.code} is {organisation.code} itself or one of its sub-units"
-            )
+            raise StorageError("unit.move_below_itself", code=organisation.code,
+                               parent=parent.code)
         if not parent.active:
-            raise StorageError(f"parent unit {parent.code} is deactivated")
+            raise StorageError("unit.parent_deactivated", code=parent.code)
     if organisation.parent_id == (parent.id if parent else None):
-        where = parent.code if parent else "the root"
-        raise StorageError(f"unit {organisation.code} is already under {where}")
+        if parent is None:
+            raise StorageError("unit.already_root", code=organisation.code)
+        raise StorageError("unit.already_under", code=organisation.code, parent=parent.code)
     organisation.parent_id = parent.id if parent else None
     organisation.kind = _kind_below(parent)
     session.add(organisation)
@@ -157,23 +169,17 @@ def set_organisation_active(
     first), and a unit under an inactive parent cannot be reactivated.
     """
     if organisation.active == active:
-        state = "active" if active else "deactivated"
-        raise StorageError(f"unit {organisation.code} is already {state}")
+        raise StorageError("unit.already_active" if active else "unit.already_deactivated",
+                           code=organisation.code)
     if not active:
         children = list_children(session=session, organisation_id=organisation.id)
         if children:
             codes = ", ".join(c.code for c in children)
-            raise StorageError(
-                f"unit {organisation.code} has active sub-units ({codes}): "
-                "deactivate or move them first"
-            )
+            raise StorageError("unit.has_active_children", code=organisation.code, children=codes)
     elif organisation.parent_id is not None:
         parent = session.get(Organisation, organisation.parent_id)
         if parent is not None and not parent.active:
-            raise StorageError(
-                f"unit {organisation.code} is under the deactivated unit {parent.code}: "
-                "reactivate it first"
-            )
+            raise StorageError("unit.under_deactivated", code=organisation.code, parent=parent.code)
     organisation.active = active
     session.add(organisation)
     session.flush()

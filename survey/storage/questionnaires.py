@@ -123,3 +123,31 @@ def get_questionnaire_version_by_id(*, session: Session, version_id: int) -> Que
     if row is None:
         raise StorageError(f"questionnaire version #{version_id} does not exist")
     return row
+
+
+def responses_by_version(
+    *, session: Session, unit_ids: Iterable[int] | None = None
+) -> dict[int, int]:
+    """Stored responses per questionnaire version id (within `unit_ids` when given)."""
+    query = select(Response.questionnaire_version_id, func.count()).group_by(
+        Response.questionnaire_version_id)
+    if unit_ids is not None:
+        query = query.where(col(Response.unit_id).in_(list(unit_ids)))
+    return {version_id: int(count) for version_id, count in session.exec(query)}
+
+
+def default_questionnaire_version(
+    *, session: Session, unit_ids: Iterable[int] | None = None
+) -> QuestionnaireVersion | None:
+    """The questionnaire a page pre-selects: the family with the most responses (within
+    `unit_ids`; the seven-dimension survey `dtxhh-*` when nothing is collected yet), in its
+    latest version. Never simply the last registered."""
+    rows = list_questionnaire_versions(session=session)
+    if not rows:
+        return None
+    counts = responses_by_version(session=session, unit_ids=unit_ids)
+    by_family: dict[str, int] = {}
+    for row in rows:
+        by_family[row.family] = by_family.get(row.family, 0) + counts.get(row.id, 0)
+    family = max(by_family, key=lambda f: (by_family[f], f.startswith("dtxhh"), f))
+    return [row for row in rows if row.family == family][-1]

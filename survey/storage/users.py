@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, text, update
 from sqlmodel import Session, col, select
 
+from survey.messages import ROLE_NAMES
 from survey.models import ROLES, AuditEntry, LoginAttempt, User
 from survey.storage import StorageError
 from survey.storage.organisations import get_organisation
@@ -31,11 +32,11 @@ def add_user(
     """Add an account; `organisation_code` is required for the province and unit roles."""
     username = username.strip()
     if not username or len(username) > 80 or any(ch.isspace() for ch in username):
-        raise StorageError("username: 1–80 characters without spaces")
+        raise StorageError("account.bad_username")
     if role not in ROLES:
-        raise StorageError(f"role {role!r}: use {', '.join(ROLES)}")
+        raise StorageError("account.bad_role", role=role, roles=list(ROLES))
     if get_user(session=session, username=username):
-        raise StorageError(f"user {username} already exists")
+        raise StorageError("account.exists", username=username)
     organisation_id = _unit_of_role(session, role, organisation_code, must_be_active=False)
     user = User(username=username, password_hash=password_hash, role=role,
                 organisation_id=organisation_id)
@@ -51,12 +52,12 @@ def _unit_of_role(
     if role == "admin":
         return None
     if not organisation_code:
-        raise StorageError(f"role {role} needs a unit (--unit CODE)")
+        raise StorageError("account.role_needs_unit", role=ROLE_NAMES.get(role, role))
     organisation = get_organisation(session=session, code=organisation_code)
     if organisation is None:
-        raise StorageError(f"unit {organisation_code} does not exist")
+        raise StorageError("unit.missing", code=organisation_code)
     if must_be_active and not organisation.active:
-        raise StorageError(f"unit {organisation_code} is deactivated")
+        raise StorageError("unit.deactivated", code=organisation_code)
     return organisation.id
 
 
@@ -127,7 +128,7 @@ def set_user_role(
 ) -> User:
     """Give an account a new role and unit; an admin has no unit, the other roles need one."""
     if role not in ROLES:
-        raise StorageError(f"role {role!r}: use {', '.join(ROLES)}")
+        raise StorageError("account.bad_role", role=role, roles=list(ROLES))
     organisation_id = _unit_of_role(session, role, organisation_code, must_be_active=True)
     user.role = role
     user.organisation_id = organisation_id
@@ -139,7 +140,8 @@ def set_user_role(
 def set_user_active(*, session: Session, user: User, active: bool) -> User:
     """Deactivate an account (it can no longer sign in; open sessions end) or reactivate it."""
     if user.active == active:
-        raise StorageError(f"user {user.username} is already {'active' if active else 'deactivated'}")
+        raise StorageError("account.already_active" if active else "account.already_deactivated",
+                           username=user.username)
     user.active = active
     session.add(user)
     session.flush()

@@ -9,7 +9,6 @@ floods are refused (HTTP 429).
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import threading
 import time
@@ -17,6 +16,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+
+from survey.config import load_settings
 
 HONEYPOT_FIELD = "website"  # an innocent name bots like to fill; hidden from people by CSS
 MAX_TRACKED_ADDRESSES = 50_000
@@ -42,14 +43,10 @@ class AbuseLimits:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AbuseLimits:
-        env = os.environ if environ is None else environ
-        default = cls()
-        return cls(
-            burst_count=int(env.get("SURVEY_BURST_COUNT", default.burst_count)),
-            burst_window_s=float(env.get("SURVEY_BURST_WINDOW", default.burst_window_s)),
-            flood_per_minute=int(env.get("SURVEY_FLOOD_PER_MINUTE", default.flood_per_minute)),
-            trust_proxy=env.get("SURVEY_TRUST_PROXY", "0").lower() in ("1", "true", "yes"),
-        )
+        """The limits from the settings (survey.config: one parser, validated)."""
+        config = load_settings(environ)
+        return cls(burst_count=config.burst_count, burst_window_s=config.burst_window_s,
+                   flood_per_minute=config.flood_per_minute, trust_proxy=config.trust_proxy)
 
 
 def client_address(peer: str | None, forwarded_for: str | None, *, trust_proxy: bool) -> str:

@@ -13,7 +13,6 @@ wraps the app in its proxy middleware only after loading it), makes uvicorn use
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,10 +23,11 @@ from survey.webform.abuse import client_address
 PEER_KEY = "survey.connection_peer"
 
 
-def trust_proxy(environ: Mapping[str, str] | None = None) -> bool:
+def trust_proxy() -> bool:
     """SURVEY_TRUST_PROXY=1 (or true/yes): the app runs behind our own proxy."""
-    env = os.environ if environ is None else environ
-    return env.get("SURVEY_TRUST_PROXY", "0").lower() in ("1", "true", "yes")
+    from survey.config import settings
+
+    return settings().trust_proxy
 
 
 def connection_peer(scope: Mapping[str, Any]) -> str | None:

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from survey.auth import (
     set_password,
     verify_password,
 )
+from survey.config import settings
 from survey.db import new_session
 from survey.login_guard import HashingBusy, HashingGate, SignInGuard, shared_gate, shared_guard
 from survey.models import User
@@ -63,7 +65,6 @@ from survey.webform.http import (
     read_body,
 )
 from survey.webform.peer import request_address
-from survey.webform.peer import trust_proxy as _trust_proxy
 from survey.webform.render import UI, normal_lang, template_environment
 
 _LOG = logging.getLogger(__name__)
@@ -180,8 +181,21 @@ def _is_nonce(value: str | None) -> bool:
     )
 
 
-def _lang_query(lang: str) -> str:
-    return "?lang=en" if lang == "en" else ""
+def _lang_query(lang: str, next_path: str = HOME_PATH) -> str:
+    parts = (["lang=en"] if lang == "en" else []) + (
+        [f"next={next_path}"] if next_path != HOME_PATH else [])
+    return "?" + "&".join(parts) if parts else ""
+
+
+_NEXT = re.compile(r"^/[a-z0-9-]{1,40}$")
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: a page address of this app ('/diem-don-vi'), else '/'
+    (never another site, never a path with a query)."""
+    if value and _NEXT.match(value) and not value.startswith(("/dang-nhap", "/dang-xuat", "/s/")):
+        return value
+    return HOME_PATH
 
 
 @dataclass(frozen=True)
@@ -210,7 +224,7 @@ class StaffService(ServerResources):
     ):
         super().__init__(engine=engine, secret=secret)
         self._policy = policy
-        self.trust_proxy = _trust_proxy() if trust_proxy is None else trust_proxy
+        self.trust_proxy = settings().trust_proxy if trust_proxy is None else trust_proxy
         self.guard = guard or shared_guard()
         self.gate = gate or shared_gate()
 
@@ -266,7 +280,7 @@ class StaffService(ServerResources):
 
     def login_page(
         self, lang: str, nonce: str, *, username: str = "", error: str = "", status: int = 200,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None, next_path: str = HOME_PATH,
     ) -> Outcome:
         minutes = self.policy.idle.total_seconds() / 60
         page = template_environment().get_template("staff_login.html").render(
@@ -278,7 +292,7 @@ class StaffService(ServerResources):
             error=error,
             notice="",
             first_admin_hint=not self._has_users(),
-            action=LOGIN_PATH + _lang_query(lang),
+            action=LOGIN_PATH + _lang_query(lang, next_path),
             csrf=self.csrf_token(nonce),
             username=username,
             idle_note=TEXT["idle_note"].get(lang).format(m=f"{minutes:g}"),
@@ -286,7 +300,8 @@ class StaffService(ServerResources):
         return Outcome(page, status, headers=headers)
 
     def password_page(
-        self, lang: str, nonce: str, user: User, ticket: str, *, error: str = "", status: int = 200
+        self, lang: str, nonce: str, user: User, ticket: str, *, error: str = "", status: int = 200,
+        next_path: str = HOME_PATH,
     ) -> Outcome:
         page = template_environment().get_template("staff_password.html").render(
             lang=lang,
@@ -296,7 +311,7 @@ class StaffService(ServerResources):
             switch_href="",
             error=error,
             notice="",
-            action=PASSWORD_PATH + _lang_query(lang),
+            action=PASSWORD_PATH + _lang_query(lang, next_path),
             csrf=self.csrf_token(nonce),
             username=user.username,
             ticket=ticket,
@@ -315,24 +330,26 @@ class StaffService(ServerResources):
             session.commit()
             return user is not None and user.active
 
-    def _show_login(self, lang: str, nonce: str, token: str | None) -> Outcome:
+    def _show_login(self, lang: str, nonce: str, token: str | None,
+                    next_path: str = HOME_PATH) -> Outcome:
         try:
             if self._signed_in(token):
-                return Outcome(status=303, location=HOME_PATH)
+                return Outcome(status=303, location=next_path)
         except OperationalError:
             _LOG.warning("sign-in: database unavailable", exc_info=True)
-        return self.login_page(lang, nonce)
+        return self.login_page(lang, nonce, next_path=next_path)
 
     def _sign_in(self, fields: dict[str, str], lang: str, nonce: str, address: str) -> Outcome:
+        next_path = safe_next(fields.get("next"))
         username = fields.get("username", "").strip()
         password = fields.get("password", "")
         shown = username[:MAX_USERNAME]
         if not username or not password:
             return self.login_page(lang, nonce, username=shown, error=TEXT["missing"].get(lang),
-                                   status=422)
+                                   status=422, next_path=next_path)
         if len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD:
             return self.login_page(lang, nonce, username=shown, error=TEXT["wrong"].get(lang),
-                                   status=401)
+                                   status=401, next_path=next_path)
         with new_session(self.engine) as session:
             try:
                 user = authenticate(session=session, username=username, password=password,
@@ -349,20 +366,22 @@ class StaffService(ServerResources):
                     return self.login_page(
                         lang, nonce, username=shown, status=429,
                         error=TEXT["throttled"].get(lang).format(s=seconds),
-                        headers={"Retry-After": str(seconds)},
+                        headers={"Retry-After": str(seconds)}, next_path=next_path,
                     )
                 return self.login_page(lang, nonce, username=shown, error=TEXT["wrong"].get(lang),
-                                       status=401)
+                                       status=401, next_path=next_path)
             if user.must_change_password:
-                return self.password_page(lang, nonce, user, self.ticket(nonce, user))
+                return self.password_page(lang, nonce, user, self.ticket(nonce, user),
+                                          next_path=next_path)
             token, _row = start_session(session=session, username=user.username,
                                         policy=self.policy)
             session.commit()
-        return Outcome(status=303, location=HOME_PATH, session_token=token)
+        return Outcome(status=303, location=next_path, session_token=token)
 
     def _change_password(
         self, fields: dict[str, str], lang: str, nonce: str, _address: str
     ) -> Outcome:
+        next_path = safe_next(fields.get("next"))
         username = fields.get("username", "").strip()[:MAX_USERNAME]
         first = fields.get("new_password", "")
         second = fields.get("repeat_password", "")
@@ -382,12 +401,13 @@ class StaffService(ServerResources):
             elif verify_password(user.password_hash, first):
                 problem = TEXT["same"].get(lang)
             if problem:
-                return self.password_page(lang, nonce, user, ticket, error=problem, status=422)
+                return self.password_page(lang, nonce, user, ticket, error=problem, status=422,
+                                          next_path=next_path)
             set_password(session=session, user=user, password=first, actor=user.username)
             token, _row = start_session(session=session, username=user.username,
                                         policy=self.policy)
             session.commit()
-        return Outcome(status=303, location=HOME_PATH, session_token=token)
+        return Outcome(status=303, location=next_path, session_token=token)
 
     def _sign_out(self, token: str) -> None:
         with new_session(self.engine) as session:
@@ -451,6 +471,7 @@ class StaffService(ServerResources):
                 )
                 return self._respond(request, outcome, nonce)
             lang = normal_lang(fields.get("lang", lang))
+            fields.setdefault("next", request.query_params.get("next", ""))
             if not self.csrf_ok(cookie, fields.get(CSRF_FIELD, "")):
                 outcome = await run_in_threadpool(
                     self.login_page, lang, nonce,
@@ -477,7 +498,8 @@ class StaffService(ServerResources):
         nonce = cookie if _is_nonce(cookie) else b64(secrets.token_bytes(16))
         try:
             outcome = await run_in_threadpool(
-                self._show_login, lang, nonce, request.cookies.get(COOKIE_NAME)
+                self._show_login, lang, nonce, request.cookies.get(COOKIE_NAME),
+                safe_next(request.query_params.get("next")),
             )
             return self._respond(request, outcome, nonce)
         except Exception as error:  # noqa: BLE001

@@ -187,3 +187,31 @@ def _response_rows(engine) -> list[dict]:
     with engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(
             text(f"SELECT {', '.join(columns)} FROM response ORDER BY id"))]
+
+
+def test_periods_in_other_spellings_are_rewritten_canonically(empty_url):
+    engine, written = first_release_database(empty_url)
+    with engine.begin() as connection:
+        ids = connection.execute(text(
+            "SELECT id FROM response WHERE period = '2024-Q2' ORDER BY id")).scalars().all()
+        for response_id, spelling in zip(ids, ["2024-q2", " Q2/2024", "Quý 2/2024"], strict=False):
+            connection.execute(text("UPDATE response SET period = :p WHERE id = :i"),
+                               {"p": spelling, "i": response_id})
+        connection.execute(text("UPDATE response SET period = 'n/a' WHERE id = :i"),
+                           {"i": ids[3]})
+        unit = connection.execute(text("SELECT min(unit_id) FROM response")).scalar()
+        connection.execute(text(
+            "INSERT INTO transaction_count (id, unit_id, period, transactions) VALUES "
+            "(1, :u, '2024-Q1', 100), (2, :u, '2024-q1', 120), (3, :u, 'Quý 2/2024', 50)"),
+            {"u": unit})
+    create_schema(engine)
+    with engine.connect() as connection:
+        periods = dict(connection.execute(text(
+            "SELECT period, count(*) FROM response GROUP BY period")).all())
+        counts = connection.execute(text(
+            "SELECT id, period, transactions FROM transaction_count ORDER BY id")).all()
+    engine.dispose()
+    assert periods == {"2024-Q1": sum(1 for _ in written) - periods["2024-Q2"] - 1,
+                       "2024-Q2": periods["2024-Q2"], "n/a": 1}
+    assert periods["2024-Q2"] == len(ids) - 1  # the three other spellings counted in
+    assert [tuple(row) for row in counts] == [(2, "2024-Q1", 120), (3, "2024-Q2", 50)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,21 +50,15 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinities become null (JSON has no NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def print_json(value: Any) -> None:
-    """Print `value` as JSON with full float precision."""
-    json.dump(_finite(value), sys.stdout, ensure_ascii=False, indent=2, default=_json_default)
-    sys.stdout.write("\n")
+    """Print `value` as JSON with full float precision; NaN and infinities become null (JSON
+    has none). One line, written at once: libjson's C encoder, thousands of domains in a
+    fraction of a second."""
+    text = json.dumps(value, ensure_ascii=False, default=_json_default)
+    if "NaN" in text or "Infinity" in text:  # rare: rewrite those constants only
+        text = json.dumps(json.loads(text, parse_constant=lambda _constant: None),
+                          ensure_ascii=False)
+    sys.stdout.write(text + "\n")
 
 
 def period_argument(text: str) -> str:

@@ -107,6 +107,10 @@ class IndexIn(_Strict):
     def _option_codes_as_text(cls, value: Any) -> Any:
         # `4: 1` written without quotes maps the option code "4".
         if isinstance(value, dict):
+            flags = [str(k) for k, v in value.items() if isinstance(v, bool)]
+            if flags:
+                raise ValueError(f"option {', '.join(flags)}: a score fraction is a number in "
+                                 "[0, 1] or null, not yes/no")
             return {str(k) if isinstance(k, int) and not isinstance(k, bool) else k: v
                     for k, v in value.items()}
         return value

@@ -123,17 +123,36 @@ def province_workbook(report: ProvinceReport) -> bytes:
     sheet["A2"] = f"Thay đổi so với {comparison}; ý nghĩa thống kê sau hiệu chỉnh Benjamini–Hochberg"
     ranking = report.ranking
     headers = ["Hạng", "Mã", "Đơn vị", "Số phiếu", "Điểm", "KTC 95% — dưới", "KTC 95% — trên",
-               "% tối đa", "Xếp loại", "Thay đổi", "p", "p (BH)", "Có ý nghĩa"]
+               "% tối đa", "Xếp loại", "Thay đổi", "p", "p (BH)", "Có ý nghĩa",
+               "Khoảng hạng — từ", "Khoảng hạng — đến",
+               "Khoảng hạng đồng thời — từ", "Khoảng hạng đồng thời — đến"]
+    indices = report.questionnaire.indices if report.questionnaire else ()
+    for index in indices:
+        headers += [f"{index.label.vi} (%)", "KTC 95% — dưới (%)", "KTC 95% — trên (%)",
+                    f"Hạng theo {index.label.vi.lower()}"]
+
+    def whole(value):
+        return None if value is None or pd.isna(value) else int(value)
+
+    def percent(value):
+        return None if value is None or pd.isna(value) else 100.0 * value
+
     rows = [
         [r["rank_label"], r["unit"], r["unit_name"], int(r["n"]), r["score"], r["ci_low"],
          r["ci_high"], r["percent"], r.get("class", ""), r["change"], r["p_value"], r["p_adjusted"],
          "" if r["significant"] is None or pd.isna(r["significant"])
-         else ("có" if r["significant"] else "không")]
+         else ("có" if r["significant"] else "không"),
+         whole(r["rank_low"]), whole(r["rank_high"]), whole(r["rank_low_all"]),
+         whole(r["rank_high_all"])]
+        + [value for index in indices for value in (
+            percent(r[f"index:{index.code}:share"]), percent(r[f"index:{index.code}:ci_low"]),
+            percent(r[f"index:{index.code}:ci_high"]), r[f"index:{index.code}:rank_label"])]
         for r in ranking.to_dict("records")
     ]
-    _write_table(sheet, 4, headers, rows,
-                 {4: TWO_DECIMALS, 5: TWO_DECIMALS, 6: TWO_DECIMALS, 7: TWO_DECIMALS,
-                  9: TWO_DECIMALS, 10: P_VALUE_FORMAT, 11: P_VALUE_FORMAT})
+    formats = {4: TWO_DECIMALS, 5: TWO_DECIMALS, 6: TWO_DECIMALS, 7: TWO_DECIMALS,
+               9: TWO_DECIMALS, 10: P_VALUE_FORMAT, 11: P_VALUE_FORMAT}
+    formats.update({17 + 4 * i + j: TWO_DECIMALS for i in range(len(indices)) for j in range(3)})
+    _write_table(sheet, 4, headers, rows, formats)
     if report.aggregate is not None and report.aggregate.total is not None:
         total = report.aggregate.total
         row = 4 + len(rows) + 2
@@ -157,6 +176,11 @@ def province_workbook(report: ProvinceReport) -> bytes:
         ("Điểm toàn tỉnh", "Bình quân điểm các đơn vị (mỗi đơn vị một phiếu bầu), phương sai "
                            "Σ W²V / (Σ W)², bậc tự do Satterthwaite."),
         ("Xếp hạng", "Theo điểm giảm dần; khoảng tin cậy chồng nhau nghĩa là thứ hạng chưa chắc chắn."),
+        ("Khoảng hạng", "Khoảng hạng 95% của từng đơn vị (Bonferroni trên K − 1 so sánh của đơn "
+                        "vị đó) và của cả bảng cùng lúc (Bonferroni trên K(K − 1)/2 cặp); chỉ "
+                        "gồm các đơn vị ước lượng được sai số chuẩn."),
+        ("Không tính vào bình quân",
+         ", ".join(report.aggregate.left_out_named()) if report.aggregate else ""),
         ("Mức tin cậy", f"{report.level:.0%}"),
         ("Số đơn vị", len(ranking)),
         ("Tổng số phiếu (n)", n_total),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -295,6 +295,12 @@ def office_table(report: UnitReport, *, against: str = "year-ago", lang: str = "
     return table
 
 
+def _in_percent_points(change: ChangeEstimate) -> ChangeEstimate:
+    """A change of shares (0..1) in percentage points, for `verdict`."""
+    return replace(change, change=None if change.change is None else 100.0 * change.change,
+                   ci=None if change.ci is None else (100.0 * change.ci[0], 100.0 * change.ci[1]))
+
+
 def index_table(report: UnitReport, code: str, *, against: str = "year-ago",
                 lang: str = "vi") -> pd.DataFrame:
     """An index's shares (0..1) overall, per criterion and per question, with intervals and the
@@ -329,8 +335,8 @@ def index_table(report: UnitReport, code: str, *, against: str = "year-ago",
         "change_ci_low": delta.ci[0] if delta and delta.ci else None,
         "change_ci_high": delta.ci[1] if delta and delta.ci else None,
         "p_value": delta.p_value if delta else None,
-        "verdict": verdict(delta, unit_label="điểm %" if lang == "vi" else "points",
-                           lang=lang) if delta else "",
+        "verdict": verdict(_in_percent_points(delta), unit_label="điểm %", lang=lang)
+        if delta else "",
         "reason": (estimate.reason if estimate else current.reason) or "",
     } for level, code_, label, estimate, base, delta in rows])
     numeric = ["share", "ci_low", "ci_high", "baseline", "change", "change_ci_low",

@@ -457,18 +457,12 @@ def province_report(*, source: ScoreSource, period: str, against: str = "previou
             rank_text(places[u].rank, sets.k, places[u].lower, places[u].upper)
             if u in places else "—" for u in ranking["unit"]]
     ranking["rank"] = ranking["score"].rank(method="min", ascending=False)
-    ranking["rank_label"] = [
-        rank_text(rank if pd.isna(r) else r, count if pd.isna(r) else k, low, high)
-        for rank, count, r, k, low, high in zip(
-            ranking["rank"], [int(ranking["score"].notna().sum())] * len(ranking),
-            ranking["set_rank"], ranking["rank_count"], ranking["rank_low"], ranking["rank_high"],
-            strict=True)]
-    ranking["rank_label_en"] = [
-        rank_text(rank if pd.isna(r) else r, count if pd.isna(r) else k, low, high, "en")
-        for rank, count, r, k, low, high in zip(
-            ranking["rank"], [int(ranking["score"].notna().sum())] * len(ranking),
-            ranking["set_rank"], ranking["rank_count"], ranking["rank_low"], ranking["rank_high"],
-            strict=True)]
+    # The label: the rank among the K units with a rank set, and the set ("8/12 (khoảng 5–11)");
+    # a unit without one (no SE, or another questionnaire version) is not ranked ("—").
+    for column, language in (("rank_label", "vi"), ("rank_label_en", "en")):
+        ranking[column] = [rank_text(r, ranking["rank_count"].iloc[0], low, high, language)
+                           for r, low, high in zip(ranking["set_rank"], ranking["rank_low"],
+                                                   ranking["rank_high"], strict=True)]
     ranking["significant"] = ranking["p_adjusted"].map(
         lambda p: None if pd.isna(p) else bool(p < 1 - level))
     if classify is not None:

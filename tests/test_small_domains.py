@@ -173,3 +173,27 @@ def test_benjamini_hochberg_only_over_tested_units():
     assert p[2] is None and changes[2].total.p_adjusted is None
     expected = stats.false_discovery_control(p[:2], method="bh")
     assert [c.total.p_adjusted for c in changes[:2]] == pytest.approx(list(expected), rel=1e-15)
+
+
+def test_provincial_view_names_and_does_not_rank_units_without_se():
+    from survey.dashboard import ScoreSource, province_report
+    from survey.reports import province_workbook
+
+    rng = np.random.default_rng(7)
+    rows = (_random_rows(rng, 30, unit="U1", unit_name="Một", period="2024-Q4")
+            + _random_rows(rng, 30, unit="U2", unit_name="Hai", period="2024-Q4")
+            + [{"unit": "U3", "unit_name": "Ba", "period": "2024-Q4", "group": "G1", "a1": "A",
+                "a2": "A", "b1": "A"}])
+    source = ScoreSource("small", wide(rows), {"1": small_questionnaire(groups=True)})
+    report = province_report(source=source, period="2024-Q4")
+    labels = dict(zip(report.ranking["unit"], report.ranking["rank_label"], strict=True))
+    assert labels["U3"] == "—"
+    assert labels["U1"].split(" ")[0] in {"1/2", "2/2"} and "(khoảng " in labels["U1"]
+    assert report.rank_sets.k == 2 and [u.unit for u in report.rank_sets.left_out] == ["U3"]
+    assert report.aggregate.left_out_named() == ["Ba (U3)"]
+    import io
+
+    from openpyxl import load_workbook
+    method = dict(load_workbook(io.BytesIO(province_workbook(report)))["Phương pháp"]
+                  .iter_rows(values_only=True))
+    assert method["Không tính vào bình quân"] == "Ba (U3)"

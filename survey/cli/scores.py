@@ -110,6 +110,21 @@ def _print_scores(scores: Sequence[DomainScore]) -> None:
         for criterion in score.criteria:
             print(_estimate_line(criterion.code or "", criterion))
         print(_estimate_line("Tổng", score.total, score.reason))
+        for index in score.indices:
+            print(f"  {index.index_label or index.index} (%):")
+            for criterion in index.criteria:
+                print(_share_line(criterion.code or "", criterion))
+            print(_share_line("Chung", index.total, index.reason))
+
+
+def _share_line(label: str, estimate: Estimate | None, reason: str | None = None) -> str:
+    if estimate is None or estimate.score is None:
+        return f"    {label:<8} {'—':>8}  {(estimate.reason if estimate else reason) or ''}"
+    ci = (f"[{format_number(100 * estimate.ci[0])}; {format_number(100 * estimate.ci[1])}]"
+          if estimate.ci else "—")
+    notes = ", ".join(estimate.flags + ((estimate.reason,) if estimate.reason else ()))
+    return (f"    {label:<8} {format_number(100 * estimate.score):>8} %  KTC {ci:<18} "
+            f"{notes}").rstrip()
 
 
 def _province_label(session: Session) -> str:
@@ -144,6 +159,13 @@ def _score(args: argparse.Namespace) -> int:
             for criterion in result.criteria:
                 print(_estimate_line(criterion.code or "", criterion))
             print(_estimate_line("Tổng", result.total, result.reason))
+            if getattr(result, "left_out", ()):
+                print("  left out: " + "; ".join(
+                    f"{name} — {reason}" for name, (_, reason) in
+                    zip(result.left_out_named(), result.left_out, strict=True)))
+            for index in getattr(result, "indices", ()):
+                print(f"  {index.index} (%):")
+                print(_share_line("Chung", index.total, index.reason))
     else:
         _print_scores(results)
     return 0

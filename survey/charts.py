@@ -140,7 +140,8 @@ def rank_sets_chart(ranking: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelM
     data = ranking.dropna(subset=["rank_low"]).sort_values(["set_rank", "unit"])
     order = list(data["unit_name"])
     count = int(data["rank_high"].max()) if len(data) else 1
-    y = alt.Y("unit_name:N", sort=order, title=_labels(lang, "Đơn vị", "Unit"))
+    y = alt.Y("unit_name:N", sort=order, title=_labels(lang, "Đơn vị", "Unit"),
+              axis=alt.Axis(labelLimit=240))
     scale = alt.Scale(domain=[0.5, count + 0.5], reverse=False)
     x_title = _labels(lang, "Hạng (1 = cao nhất)", "Rank (1 = highest)")
     tooltip = [alt.Tooltip("unit_name:N", title=_labels(lang, "Đơn vị", "Unit")),

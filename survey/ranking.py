@@ -187,24 +187,32 @@ def ranking_of(scores: Sequence, level: float | None = None, simultaneous: bool 
 
 
 def distinguishable_sentence(ranking: Ranking, lang: str = "vi") -> str:
-    """A plain-language line saying which units are distinguishable from which."""
+    """A plain-language line saying which units are distinguishable from which (by unit code).
+
+    A pair is distinguishable when the comparison behind the rank sets separates it:
+    |T_j − T_k| > c·s_jk with the view's c (so at the view's level, corrected for multiple
+    comparisons as the sets are).
+    """
     ranked = [u for u in ranking.units if u.rank is not None]
-    label = {u.unit: (u.unit_name or u.unit) for u in ranked}
     pairs = ranking.distinguishable()
+    total = len(ranked) * (len(ranked) - 1) // 2
     if len(ranked) < 2:
-        return ("Chưa đủ đơn vị để so sánh thứ hạng." if lang == "vi"
-                else "Too few units to compare ranks.")
+        return ("Chưa đủ đơn vị có sai số chuẩn để so sánh thứ hạng." if lang == "vi"
+                else "Too few units with a standard error to compare ranks.")
+    level = f"{100 * ranking.level:g}"
     if not pairs:
-        return ("Khoảng hạng của mọi đơn vị đều chồng lên nhau: chưa thể nói đơn vị nào chắc chắn "
-                "hơn đơn vị nào." if lang == "vi" else
-                "Every unit's rank interval overlaps every other: no unit is distinguishably "
-                "ahead of another.")
+        return (f"Không cặp nào trong {total} cặp đơn vị khác nhau rõ ràng (mức tin cậy {level}%): "
+                "chưa thể nói đơn vị nào hơn đơn vị nào." if lang == "vi" else
+                f"None of the {total} pairs of units differ clearly ({level}% level): no unit "
+                "can be said to be ahead of another.")
     above: dict[str, list[str]] = {}
     for higher, lower in pairs:
-        above.setdefault(higher, []).append(label[lower])
-    parts = [f"{label[h]} > {', '.join(lows)}" for h, lows in above.items()]
+        above.setdefault(higher, []).append(lower)
     if lang == "vi":
-        return ("Phân biệt được rõ (khoảng hạng không chồng nhau): " + "; ".join(parts)
+        parts = [f"{h} cao hơn {', '.join(lows)}" for h, lows in above.items()]
+        return (f"{len(pairs)} trong {total} cặp đơn vị khác nhau rõ ràng (mức tin cậy {level}%, đã "
+                f"tính đến việc so sánh nhiều cặp): " + "; ".join(parts)
                 + ". Các cặp còn lại chưa phân biệt được.")
-    return ("Distinguishable (rank intervals do not overlap): " + "; ".join(parts)
-            + ". The other pairs cannot be told apart.")
+    parts = [f"{h} above {', '.join(lows)}" for h, lows in above.items()]
+    return (f"{len(pairs)} of {total} pairs of units differ clearly ({level}% level, allowing for "
+            "the many comparisons): " + "; ".join(parts) + ". The other pairs cannot be told apart.")

@@ -164,7 +164,7 @@ def test_province_page_shows_rank_intervals_chart_and_distinguishability(signed_
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
     assert any('"rank_low_all"' in s and '"set_rank"' in s for s in specs)  # rank-set chart
     lines = " ".join(m.value for m in at.markdown)
-    assert "Phân biệt được rõ" in lines or "chồng lên nhau" in lines
+    assert "cặp đơn vị khác nhau rõ ràng" in lines
 
 
 @pytest.fixture(scope="module")

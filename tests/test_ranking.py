@@ -96,7 +96,9 @@ def test_ranking_of_unit_scores_lists_left_out_units():
     assert ranking.k == 2 and ranking.left_out[0].unit_name == "Ba"
     assert "degree of freedom" in ranking.left_out[0].reason
     assert ranking.distinguishable() == [("U1", "U2")]
-    assert "Một > Hai" in distinguishable_sentence(ranking)
+    assert distinguishable_sentence(ranking).startswith("1 trong 1 cặp đơn vị khác nhau rõ ràng")
+    assert "U1 cao hơn U2" in distinguishable_sentence(ranking)
+    assert "U1 above U2" in distinguishable_sentence(ranking, "en")
     document = ranking.to_dict()
     assert [u["unit"] for u in document["units"]] == ["U1", "U2"]
     assert document["left_out"][0]["unit"] == "U3"

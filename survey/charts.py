@@ -138,10 +138,9 @@ def rank_sets_chart(ranking: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelM
     set, a dot at the point rank (ranking: unit, unit_name, set_rank, rank_low, rank_high,
     rank_low_all, rank_high_all, rank_label). Units without a rank set are not drawn."""
     data = ranking.dropna(subset=["rank_low"]).sort_values(["set_rank", "unit"])
-    order = list(data["unit_name"])
+    order = list(data["unit"])
     count = int(data["rank_high"].max()) if len(data) else 1
-    y = alt.Y("unit_name:N", sort=order, title=_labels(lang, "Đơn vị", "Unit"),
-              axis=alt.Axis(labelLimit=240))
+    y = alt.Y("unit:N", sort=order, title=_labels(lang, "Đơn vị", "Unit"))
     scale = alt.Scale(domain=[0.5, count + 0.5], reverse=False)
     x_title = _labels(lang, "Hạng (1 = cao nhất)", "Rank (1 = highest)")
     tooltip = [alt.Tooltip("unit_name:N", title=_labels(lang, "Đơn vị", "Unit")),
@@ -159,6 +158,5 @@ def rank_sets_chart(ranking: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelM
     chart = (simultaneous + marginal + points).transform_calculate(
         rank_low_minus="datum.rank_low - 0.4", rank_high_plus="datum.rank_high + 0.4",
     ).properties(height=alt.Step(26), title=_labels(
-        lang, "Khoảng hạng của từng đơn vị (thanh đậm: riêng từng đơn vị; vạch mảnh: cả bảng cùng lúc)",
-        "Each unit's rank interval (bar: on its own; thin line: the whole table at once)"))
+        lang, "Khoảng hạng của từng đơn vị", "Each unit's rank interval"))
     return _localised(chart, lang)

@@ -233,3 +233,19 @@ def test_sipas_share_on_the_unit_and_province_pages(sipas_url, monkeypatch):
             assert "Tỷ lệ hài lòng toàn tỉnh" in metrics
     st.cache_resource.clear()
     shared_engine.cache_clear()
+
+
+def test_par_ranking_shows_the_survey_part_rank_set(signed_in, source):
+    from survey.dashboard import rank_text
+    from survey.par_view import survey_rank_sets
+
+    at = signed_in("pages/par.py")
+    at.selectbox[0].select(2024).run()
+    ranking = at.dataframe[-1].value
+    units = [label.split(" — ")[0] for label in ranking["Đơn vị"]]
+    sets = survey_rank_sets(source, 2024, units)
+    places = {u.unit: u for u in sets.units}
+    assert list(ranking["Hạng phần khảo sát"]) == [
+        rank_text(places[u].rank, sets.k, places[u].lower, places[u].upper) for u in units]
+    assert all("(khoảng " in label for label in ranking["Hạng phần khảo sát"])
+    assert any("cặp đơn vị" in c.value for c in at.caption)

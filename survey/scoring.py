@@ -505,12 +505,13 @@ class DomainScore:
 
         label = self.index_label or Text(self.index or "")
         out: dict[str, Any] = {"code": self.index, "label": label.vi, "label_en": label.en,
-                               "n": self.n, "df": None}
+                               "n": self.n}
         if self.total is None:
-            out.update(share=None, se=None, ci=None, flags=[], reason=self.reason)
-            out.pop("df")
+            out.update(share=None, se=None, df=None, ci=None, flags=[], percent=None,
+                       reason=self.reason)
         else:
             out.update(share(self.total))
+            out["code"] = self.index
         out["partial_criteria"] = list(self.partial_criteria)
         out["criteria"] = [share(c) for c in self.criteria]
         out["questions"] = [share(q) for q in self.questions]

@@ -13,7 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from survey.dashboard import ProvinceReport, UnitReport, office_table
+from survey.dashboard import ProvinceReport, UnitReport, index_table, office_table
 from survey.periods import parse_period
 from survey.tables import criteria_frame
 
@@ -97,6 +97,8 @@ def unit_workbook(report: UnitReport, *, against: str = "year-ago", lang: str = 
     if rows:
         for column in range(1, len(headers) + 1):
             sheet.cell(row=4 + len(rows), column=column).font = BOLD
+    for index in report.current.indices if report.current else ():
+        _index_sheet(workbook, report, index.index, against, baseline_label)
     current = report.current
     _method_sheet(workbook, [
         ("Phương pháp", METHOD_TEXT),
@@ -109,6 +111,31 @@ def unit_workbook(report: UnitReport, *, against: str = "year-ago", lang: str = 
         ("Lưu ý", "n < 5: không tính khoảng tin cậy; 5 ≤ n < 30: độ tin cậy thấp."),
     ])
     return _to_bytes(workbook)
+
+
+def _index_sheet(workbook: Workbook, report: UnitReport, code: str, against: str,
+                 baseline_label: str) -> None:
+    """One sheet per index: shares in % overall, per criterion and per question."""
+    table = index_table(report, code, against=against, lang="vi")
+    index = report.current.index_score(code)
+    name = index.index_label.vi if index.index_label else code
+    sheet = workbook.create_sheet(name[:31])
+    sheet["A1"] = f"{name.upper()} — {report.unit_name}"
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet["A2"] = ("Tỷ lệ (%) trên các câu trả lời có ý kiến; phần tử và chung là trung bình các "
+                   "câu; thay đổi tính bằng điểm phần trăm")
+    headers = ["Mã", "Nội dung", "Số phiếu có ý kiến", f"{name} (%)", "KTC 95% — dưới (%)",
+               "KTC 95% — trên (%)", f"{baseline_label} (%)", "Thay đổi (điểm %)", "p",
+               "Đánh giá"]
+
+    def percent(value):
+        return None if value is None or pd.isna(value) else 100.0 * value
+
+    rows = [[r.code, r.label, int(r.n), percent(r.share), percent(r.ci_low), percent(r.ci_high),
+             percent(r.baseline), percent(r.change), r.p_value, r.verdict]
+            for r in table.itertuples()]
+    _write_table(sheet, 4, headers, rows,
+                 {i: TWO_DECIMALS for i in range(3, 8)} | {8: P_VALUE_FORMAT})
 
 
 def province_workbook(report: ProvinceReport) -> bytes:

@@ -151,3 +151,26 @@ def test_index_shares_agree_with_r_survey():
             compared += 1
     assert len(domains) == 11 and compared == 11 * 12 - 1  # nobody scored 3.3 in U2 2024-Q1
     assert worst < 1e-12
+
+
+def test_unit_workbook_has_a_sheet_per_index():
+    import io
+
+    from openpyxl import load_workbook
+
+    from survey.dashboard import UnitReport
+    from survey.reports import unit_workbook
+
+    rows = [{"a1": "A", "a2": "B", "b1": "A"}, {"a1": "C", "a2": "B", "b1": "D"},
+            {"a1": "X", "a2": "D", "b1": "D"}] * 3
+    questionnaire = small_with_index()
+    score = score_domains(wide(rows), {"1": questionnaire})[0]
+    report = UnitReport("U1", "Một", "2024-Q1", 0.95, score, None, None, None, None, (score,),
+                        questionnaire)
+    sheet = load_workbook(io.BytesIO(unit_workbook(report)))["Tỷ lệ tốt"]
+    body = list(sheet.iter_rows(min_row=5, values_only=True))
+    assert [r[0] for r in body] == [None, "A", "B", "a1", "a2", "b1"]
+    # 11/24 overall, 7/12 and 1/3 by criterion, 1/2, 2/3, 1/3 by question (see test_share_by_hand).
+    assert [r[3] for r in body] == pytest.approx(
+        [100 * 11 / 24, 100 * 7 / 12, 100 / 3, 50, 200 / 3, 100 / 3], rel=1e-14)
+    assert body[3][2] == 6  # a1: six answers with an opinion out of nine

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -268,6 +268,12 @@ class Questionnaire:
     @property
     def content_hash(self) -> str:
         return hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
+
+    def differs_only_in_indices(self, other: Questionnaire) -> bool:
+        """True when `other` is this version with other indices (and/or other comments or
+        layout): the answers, the points and every text are the same, so responses already
+        stored keep their meaning and their points; only the derived shares change."""
+        return (self.key == other.key and replace(self, indices=()) == replace(other, indices=()))
 
     def structure(self) -> tuple[tuple[str, float], ...]:
         """Criterion codes and maxima: versions with equal structures compare directly."""

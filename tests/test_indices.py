@@ -174,3 +174,28 @@ def test_unit_workbook_has_a_sheet_per_index():
     assert [r[3] for r in body] == pytest.approx(
         [100 * 11 / 24, 100 * 7 / 12, 100 / 3, 50, 200 / 3, 100 / 3], rel=1e-14)
     assert body[3][2] == 6  # a1: six answers with an opinion out of nine
+
+
+def test_adding_indices_to_a_version_with_responses_is_allowed(session):
+    """Existing databases hold sipas 2024 responses from before it had its index."""
+    from survey.storage import StorageError
+    from survey.storage.organisations import add_organisation
+    from survey.storage.questionnaires import register_questionnaire
+    from survey.storage.responses import store_response
+
+    path = next(p for p in shipped_questionnaire_paths() if p.name == "sipas-2024.yaml")
+    shipped = path.read_text(encoding="utf-8")
+    before = shipped[:shipped.index("\n# The published figure: ")] + shipped[
+        shipped.index("\ncriteria:"):]
+    assert "indices" not in before
+    row, _ = register_questionnaire(session=session, questionnaire=parse_questionnaire(before))
+    unit = add_organisation(session=session, code="HG05", name="UBND xã")
+    store_response(session=session, questionnaire_row=row, unit_id=unit.id, period="2024-Q4",
+                   group_code=None, answers={"TC1": "5"}, idempotency_key="k1")
+    _, outcome = register_questionnaire(session=session,
+                                        questionnaire=parse_questionnaire(shipped))
+    assert outcome == "updated"
+    # Anything else (here one option's label) still needs a new version.
+    relabelled = shipped.replace('"Rất hài lòng"', '"Rất hài lòng!"')
+    with pytest.raises(StorageError, match="already has responses"):
+        register_questionnaire(session=session, questionnaire=parse_questionnaire(relabelled))

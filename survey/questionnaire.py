@@ -140,7 +140,12 @@ class QuestionnaireIn(_Strict):
     @field_validator("indices", mode="before")
     @classmethod
     def _short_index_form(cls, value: Any) -> Any:
-        # `name: {"4": 1, ...}` (the map alone) is short for `name: {scores: {"4": 1, ...}}`.
+        # `name: {"4": 1, ...}` (the map alone) is short for `name: {scores: {"4": 1, ...}}`;
+        # a list of `{code: name, label, scores}` (like groups and criteria) is the same map.
+        if (isinstance(value, list) and value
+                and all(isinstance(i, dict) and isinstance(i.get("code"), str) for i in value)
+                and len({i["code"] for i in value}) == len(value)):
+            value = {i["code"]: {k: v for k, v in i.items() if k != "code"} for i in value}
         if isinstance(value, dict):
             return {name: ({"scores": index} if isinstance(index, dict) and "scores" not in index
                            else index)

@@ -35,6 +35,11 @@ Decisions where SCORING.md is silent (tested in tests/test_scoring.py):
   with a scored answer in k) and df_k = n_k − (strata among them); for a unit the strata are the
   groups, for the pooled province unit × group. Where df < 1 the SE is undefined (None, with the
   reason), never 0.
+* Indices (SCORING.md, "Indices"): `DomainScore.indices` holds one `DomainScore` per index, on
+  the share scale (maximum 1; criteria maximum 1), with per-question shares in `questions`. A
+  question's share, SE and df come from the estimator with that question as its own criterion
+  (its own terms, its own n_q and df_q = n_q − strata among them, like a criterion). An option
+  the index does not list is unscored for it.
 * The total's flags carry only the reliability flag; partial criteria are flagged on the criterion
   and listed in `DomainScore.partial_criteria`.
 """

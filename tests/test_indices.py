@@ -44,6 +44,9 @@ def test_short_form_and_numeric_option_codes():
     short = small_with_index("indices:\n  good: {A: 1, B: 0.5, C: 0, D: 0}\n")
     assert short.index("good").scores == {"A": 1.0, "B": 0.5, "C": 0.0, "D": 0.0}
     assert short.index("good").label.vi == "good"
+    listed = small_with_index("indices:\n  - {code: good, label: Tốt, scores: {A: 1, B: 0}}\n")
+    assert listed.index("good").scores == {"A": 1.0, "B": 0.0}
+    assert listed.index("good").label.vi == "Tốt"
 
 
 @pytest.mark.parametrize(("block", "path", "fragment"), [

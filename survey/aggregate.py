@@ -91,7 +91,29 @@ class ProvinceScore:
                            for unit, reason in self.left_out]
         out["criteria"] = [c.to_dict() for c in self.criteria]
         if self.indices:
-            out["indices"] = {i.index: i.to_dict() for i in self.indices}
+            out["indices"] = {i.index: i.index_dict() for i in self.indices}
+        return out
+
+    def index_dict(self) -> dict[str, Any]:
+        """An index's average as shares (overall and per criterion), like `DomainScore`'s."""
+        def share(estimate: Estimate) -> dict[str, Any]:
+            out = estimate.to_dict()
+            out["share"] = out.pop("score")
+            out.pop("max", None)
+            out["percent"] = estimate.percent
+            return out
+
+        out: dict[str, Any] = {"code": self.index, "method": self.method, "units": self.units,
+                               "n": self.n}
+        if self.total is None:
+            out.update(share=None, se=None, df=None, ci=None, flags=[], percent=None,
+                       reason=self.reason)
+        else:
+            out.update(share(self.total))
+        names = dict(self.left_out_names)
+        out["left_out"] = [{"unit": unit, "unit_name": names.get(unit), "reason": reason}
+                           for unit, reason in self.left_out]
+        out["criteria"] = [share(c) for c in self.criteria]
         return out
 
 

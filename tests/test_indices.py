@@ -123,7 +123,11 @@ def test_index_changes_and_averages_reuse_the_point_rules():
     province = unit_average([s for s in scores if s.period == "2024-Q1"])[0]
     shares = [s.index_score("good").total.score for s in scores if s.period == "2024-Q1"]
     assert province.index_score("good").total.score == pytest.approx(np.mean(shares), rel=1e-14)
-    assert "good" in province.to_dict()["indices"]
+    document = province.to_dict()["indices"]["good"]
+    assert document["share"] == province.index_score("good").total.score
+    assert [c["share"] for c in document["criteria"]] == pytest.approx(
+        [np.mean([s.index_score("good").criterion(k).score for s in scores
+                  if s.period == "2024-Q1"]) for k in ("A", "B")], rel=1e-14)
 
 
 # --- against R's survey package (tests/reference/make_reference.R: svyratio, svycontrast) ----

@@ -107,7 +107,8 @@ class UnitRank:
 
     def to_dict(self) -> dict[str, Any]:
         out = {"unit": self.unit, "unit_name": self.unit_name, "score": self.score, "se": self.se,
-               "rank": self.rank, "lower": self.lower, "upper": self.upper}
+               "rank": self.rank, "lower": self.lower, "upper": self.upper,
+               "rank_set": None if self.lower is None else [self.lower, self.upper]}
         if self.reason:
             out["reason"] = self.reason
         return out

@@ -5,10 +5,11 @@ import streamlit as st
 
 from app_ui import fmt, lang, level, plain, require_scope, session, show_error, t
 from survey.auth import AccessDenied, require_unit, visible_organisations
-from survey.dashboard import load_source, period_scores
+from survey.dashboard import load_source, period_scores, rank_text
 from survey.formatting import parse_number
 from survey.par import ParError, par_index, read_appraisal_table
-from survey.par_view import appraisal_table, par_results, survey_scores_for_year
+from survey.par_view import appraisal_table, par_results, survey_rank_sets, survey_scores_for_year
+from survey.ranking import distinguishable_sentence
 from survey.storage import StorageError
 from survey.storage.appraisals import load_appraisal, save_appraisal
 from survey.storage.audit import append_audit
@@ -153,6 +154,15 @@ if not results:
     st.info(t("Chưa có đơn vị nào có bảng điểm thẩm định cho năm này.",
               "No unit has an appraisal table for this year yet."))
 else:
+    survey_sets = survey_rank_sets(source, year, [r.unit for r in results])
+    survey_places = {u.unit: u for u in survey_sets.units}
+
+    def survey_rank(unit: str) -> str:
+        place = survey_places.get(unit)
+        if place is None or place.rank is None:
+            return "—"
+        return rank_text(place.rank, survey_sets.k, place.lower, place.upper, lang())
+
     st.dataframe(pd.DataFrame({
         (t("Hạng", "Rank") if source.whole_province
          else t("Hạng (trong phạm vi xem)", "Rank (in view)")): [f"{r.rank}/{r.ranked_units}"
@@ -160,9 +170,13 @@ else:
         t("Đơn vị", "Unit"): [f"{r.unit} — {names.get(r.unit, r.unit)}" for r in results],
         t("Thẩm định", "Appraised"): [fmt(float(r.appraised)) for r in results],
         t("Khảo sát", "Survey"): [fmt(float(r.survey_score)) for r in results],
+        t("Hạng phần khảo sát", "Survey-part rank"): [survey_rank(r.unit) for r in results],
         t("Tổng", "Total"): [fmt(float(r.total)) for r in results],
         t("Tối đa áp dụng", "Applicable max"): [fmt(float(r.applicable_max)) for r in results],
         t("Tỷ lệ %", "Percent"): [fmt(float(r.percentage)) for r in results],
         t("Xếp loại", "Class"): [r.classification for r in results],
         t("Cảnh báo", "Warnings"): [len(r.warnings) for r in results],
     }), hide_index=True, width="stretch")
+    st.caption(t("Hạng phần khảo sát kèm khoảng hạng 95% (sai số chọn mẫu của điểm khảo sát). ",
+                 "Survey-part rank with its 95% rank interval (the survey score's sampling error). ")
+               + distinguishable_sentence(survey_sets, lang()))

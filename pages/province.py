@@ -20,11 +20,12 @@ from app_ui import (
     session,
     t,
 )
-from survey.charts import caterpillar, heatmap
+from survey.charts import caterpillar, heatmap, rank_sets_chart
 from survey.dashboard import load_source, province_report
 from survey.formatting import format_p
 from survey.par import classify
 from survey.periods import parse_period
+from survey.ranking import distinguishable_sentence
 from survey.reports import province_workbook
 from survey.tables import criteria_frame
 
@@ -82,6 +83,20 @@ if significant.any():
 else:
     st.info(t("Không đơn vị nào thay đổi có ý nghĩa thống kê sau hiệu chỉnh nhiều so sánh.",
               "No unit changed significantly after multiple-comparison adjustment."))
+if aggregate and aggregate.left_out:
+    st.caption(t("Không tính vào bình quân (không ước lượng được sai số chuẩn): "
+                 + ", ".join(aggregate.left_out_named()),
+                 "Left out of the average (no standard error can be estimated): "
+                 + ", ".join(aggregate.left_out_named())))
+indices = report.questionnaire.indices if report.questionnaire else ()
+for index in indices:
+    share = aggregate.index_score(index.code) if aggregate else None
+    share_total = share.total if share else None
+    head_left.metric(t(f"{index.label.vi} toàn tỉnh", f"Province {index.label.get('en').lower()}"),
+                     f"{fmt(100 * share_total.score, 2)} %" if share_total else "—")
+    if share_total and share_total.ci:
+        head_left.caption(t(f"KTC 95%: {fmt_interval(100 * share_total.ci[0], 100 * share_total.ci[1])} %",
+                            f"95% CI: {fmt_interval(100 * share_total.ci[0], 100 * share_total.ci[1])} %"))
 if report.left_out:
     left_out = plain(", ".join(report.left_out))
     st.caption(t(f"Không tính vào bình quân (phiên bản phiếu khác): {left_out}",
@@ -98,9 +113,13 @@ def significance_text(value) -> str:
     return t("có", "yes") if value else t("không", "no")
 
 
-shown = pd.DataFrame({
+def percent(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{fmt(100 * value)} %"
+
+
+columns = {
     (t("Hạng", "Rank") if whole else t("Hạng (trong phạm vi xem)", "Rank (in view)")):
-        ranking["rank_label"],
+        ranking["rank_label"] if lang() == "vi" else ranking["rank_label_en"],
     t("Mã", "Code"): ranking["unit"],
     t("Đơn vị", "Unit"): ranking["unit_name"],
     t("Số phiếu", "Responses"): ranking["n"],
@@ -111,7 +130,16 @@ shown = pd.DataFrame({
     t("p (BH)", "p (BH)"): ranking["p_adjusted"].map(lambda p: format_p(p, lang())),
     t("Có ý nghĩa", "Significant"): ranking["significant"].map(significance_text),
     t("Lưu ý", "Notes"): ranking["flags"].map(flag_text),
-})
+}
+for index in indices:
+    prefix = f"index:{index.code}:"
+    name = index.label.get(lang())
+    columns[name] = ranking[prefix + "share"].map(percent)
+    columns[t(f"KTC 95% {name.lower()}", f"95% CI {name.lower()}")] = [
+        fmt_interval(100 * lo, 100 * hi) for lo, hi in
+        zip(ranking[prefix + "ci_low"], ranking[prefix + "ci_high"], strict=True)]
+    columns[t(f"Hạng theo {name.lower()}", f"Rank by {name.lower()}")] = ranking[prefix + "rank_label"]
+shown = pd.DataFrame(columns)
 event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun",
                      selection_mode="single-row", key="ranking")
 selected = event.selection.rows if event and event.selection else []
@@ -122,6 +150,18 @@ st.caption(t("Chọn một dòng để xem chi tiết đơn vị. Thứ hạng c
              "nhau chưa khác nhau thật sự.",
              "Select a row to open the unit. Units whose intervals overlap are not really apart."))
 
+if report.rank_sets is not None:
+    st.markdown(distinguishable_sentence(report.rank_sets, lang()))
+    unranked = [u for u in report.rank_sets.units if u.rank is None]
+    if unranked:
+        st.caption(t("Không xếp khoảng hạng (không ước lượng được sai số chuẩn): ",
+                     "No rank interval (no standard error can be estimated): ")
+                   + ", ".join(f"{u.unit_name or u.unit} ({u.unit})" for u in unranked))
+    st.altair_chart(rank_sets_chart(ranking, lang=lang()), width="stretch")
+    st.caption(t("Khoảng hạng 95%: thanh đậm cho từng đơn vị riêng lẻ, vạch mảnh cho cả bảng cùng "
+                 "lúc. Hai đơn vị có khoảng hạng chồng nhau thì chưa thể nói đơn vị nào hơn.",
+                 "95% rank intervals: the bar holds for each unit on its own, the thin line for "
+                 "the whole table at once. Units whose rank intervals overlap cannot be told apart."))
 st.altair_chart(caterpillar(ranking, maximum=maximum, lang=lang()), width="stretch")
 if report.questionnaire is not None:
     scores = [s for s in report.scores.values() if s.version == report.questionnaire.version]

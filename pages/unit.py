@@ -25,7 +25,14 @@ from app_ui import (
 )
 from survey.auth import AccessDenied, visible_organisations
 from survey.charts import criteria_small_multiples, responses_chart, trend_chart
-from survey.dashboard import ScoreSource, load_source, office_table, unit_report, verdict
+from survey.dashboard import (
+    ScoreSource,
+    index_table,
+    load_source,
+    office_table,
+    unit_report,
+    verdict,
+)
 from survey.db import new_session
 from survey.exports import unit_responses_csv
 from survey.periods import parse_period
@@ -145,6 +152,35 @@ if report.fell_most:
                  "(tô đỏ trên biểu đồ).",
                  f"Dimension that fell most: {plain(report.fell_most)}. {plain(fell_title)} "
                  "(red in the charts)."))
+
+for index in current.indices:
+    name = index.index_label.get(lang()) if index.index_label else index.index
+    st.subheader(name)
+    shares = index_table(report, index.index, against=against, lang=lang())
+    overall = shares.iloc[0]
+    st.metric(t(f"{name} chung", f"{name}, overall"),
+              "—" if pd.isna(overall["share"]) else f"{fmt(100 * overall['share'])} %")
+    if pd.notna(overall["ci_low"]):
+        st.caption(t(f"Khoảng tin cậy 95%: {fmt_interval(100 * overall['ci_low'], 100 * overall['ci_high'])} %",
+                     f"95% interval: {fmt_interval(100 * overall['ci_low'], 100 * overall['ci_high'])} %"))
+    elif overall["reason"]:
+        st.caption(t("Không có khoảng tin cậy: ", "No interval: ") + overall["reason"])
+
+    def percent(value) -> str:
+        return "—" if pd.isna(value) else f"{fmt(100 * value)} %"
+
+    st.dataframe(pd.DataFrame({
+        t("Mã", "Code"): shares["code"],
+        t("Nội dung", "Item"): shares["label"],
+        t("Số phiếu có ý kiến", "Answers with an opinion"): shares["n"],
+        name: shares["share"].map(percent),
+        t("KTC 95%", "95% CI"): [fmt_interval(100 * lo, 100 * hi) if pd.notna(lo) else "—"
+                                 for lo, hi in zip(shares["ci_low"], shares["ci_high"], strict=True)],
+        baseline_label: shares["baseline"].map(percent),
+        t("Thay đổi (điểm %)", "Change (points of %)"): shares["change"].map(
+            lambda v: "—" if pd.isna(v) else fmt_signed(100 * v)),
+        t("Đánh giá", "Reading"): shares["verdict"],
+    }), hide_index=True, width="stretch")
 
 history = scores_frame(report.history)
 if len(history) > 1:

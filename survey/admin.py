@@ -49,6 +49,7 @@ from survey.storage.organisations import (
 from survey.storage.questionnaires import (
     count_responses_for_version,
     list_questionnaire_versions,
+    questionnaire_of,
     register_questionnaire,
 )
 from survey.storage.sessions import revoke_user_sessions
@@ -374,11 +375,13 @@ class RegistrationCheck:
     registered: bool  # a version with this id and version exists
     same_content: bool
     responses: int  # responses of the registered version (all units)
+    indices_only: bool = False  # the content differs only in its indices (allowed)
 
     @property
     def read_only(self) -> bool:
         """The registered version has responses: different content would be refused."""
-        return self.registered and self.responses > 0 and not self.same_content
+        return (self.registered and self.responses > 0 and not self.same_content
+                and not self.indices_only)
 
 
 def check_registration(*, session: Session, questionnaire: Questionnaire) -> RegistrationCheck:
@@ -387,6 +390,7 @@ def check_registration(*, session: Session, questionnaire: Questionnaire) -> Reg
             return RegistrationCheck(
                 True, row.content_hash == questionnaire.content_hash,
                 count_responses_for_version(session=session, version_id=row.id),
+                questionnaire_of(row).differs_only_in_indices(questionnaire),
             )
     return RegistrationCheck(False, False, 0)
 

@@ -5,7 +5,10 @@ The two periods are independent samples:
     D = T₁ − T₀,   V_D = V₁ + V₀,   df = V_D² / (V₁²/df₁ + V₀²/df₀)   (Welch–Satterthwaite)
     CI = D ± t_{1−α/2, df} · √V_D,   p = 2 · P(t_df > |D| / √V_D)
 
-A side with V = 0 adds nothing to the df denominator (V > 0 implies df ≥ 1, so nothing divides by 0).
+A change is tested only when both sides have a defined SE > 0 (SCORING.md, "Small domains"): a
+side with V = 0 (every answer alike) or an undefined V (df < 1) makes D an untested difference,
+shown with no SE, df, CI, p-value or MDC, and the reason. (`welch_satterthwaite_df` on its own still
+lets a side with V = 0 add nothing to the denominator.)
 
 Minimum detectable change (MDC): the smallest true change a two-sided test at level α detects with
 the given power, MDC = (z_{1−α/2} + z_{power}) · √V_D; for 95 % and 80 % power the multiplier is
@@ -16,8 +19,9 @@ Otherwise both sides are put on the percentage of their maximum (100 · T / M, v
 (100 / M)²) and `basis` says "percent"; criteria are then compared where the code exists in both.
 
 Decisions where SCORING.md is silent:
-* If either side has fewer than 5 responses the change gets no CI and no p-value ("insufficient");
-  if either side has fewer than 30, the flag "low_reliability".
+* If either side has fewer than 5 responses (for a criterion: its own n_k) the change gets no CI,
+  p-value or MDC ("insufficient"); if either side has fewer than 30, the flag "low_reliability".
+* The MDC is given only where the test is.
 * A criterion change carries the flag "partial" when the criterion is partial on either side.
 * Benjamini–Hochberg adjusted p-values (`compare_units`) are computed across the units of one
   view, separately for the total and for each criterion code, over the units that have a p-value.
@@ -26,7 +30,7 @@ Decisions where SCORING.md is silent:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -69,10 +73,11 @@ def change_arrays(score_1, variance_1, df_1, score_0, variance_0, df_0,
     score_1, variance_1, score_0, variance_0 = (np.asarray(v, dtype=float)
                                                 for v in (score_1, variance_1, score_0, variance_0))
     change = score_1 - score_0
-    variance = variance_1 + variance_0
-    df = welch_satterthwaite_df(variance_1, df_1, variance_0, df_0)
+    tested = (variance_1 > 0) & (variance_0 > 0) & np.isfinite(change)  # both SE defined, > 0
+    variance = np.where(tested, variance_1 + variance_0, np.nan)
+    df = np.where(tested, welch_satterthwaite_df(variance_1, df_1, variance_0, df_0), np.nan)
     se = np.sqrt(variance)
-    usable = (variance > 0) & np.isfinite(change) & (df >= 1)
+    usable = tested & (df >= 1)
     quantile = t_quantile(level, np.where(usable, df, np.nan))
     with np.errstate(invalid="ignore", divide="ignore"):
         p_value = np.where(usable, 2.0 * stats.t.sf(np.abs(change) / se, np.where(usable, df, 1)),
@@ -84,7 +89,7 @@ def change_arrays(score_1, variance_1, df_1, score_0, variance_0, df_0,
         "lower": np.where(usable, change - quantile * se, np.nan),
         "upper": np.where(usable, change + quantile * se, np.nan),
         "p_value": p_value,
-        "mdc": np.where(np.isfinite(variance), minimum_detectable_change(se, level, power), np.nan),
+        "mdc": np.where(usable, minimum_detectable_change(se, level, power), np.nan),
     }
 
 
@@ -148,6 +153,11 @@ class Change:
     total: ChangeEstimate | None
     criteria: tuple[ChangeEstimate, ...]
     reason: str | None = None
+    index: str | None = None  # set on the change of an index's shares
+    indices: tuple[Change, ...] = ()  # the changes of the questionnaire's indices
+
+    def index_change(self, code: str) -> Change | None:
+        return next((i for i in self.indices if i.index == code), None)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -160,6 +170,8 @@ class Change:
         if self.total is None:
             out["reason"] = self.reason
         out["criteria"] = [c.to_dict() for c in self.criteria]
+        if self.indices:
+            out["indices"] = {i.index: i.to_dict() for i in self.indices}
         return out
 
 
@@ -191,15 +203,32 @@ def _reliability(n_current: int, n_baseline: int) -> tuple[str, ...]:
     return (LOW_RELIABILITY,) if smaller < MIN_RELIABLE_RESPONSES else ()
 
 
-def _missing_reason(values: dict[str, float], index: int, flags: tuple[str, ...]) -> str | None:
+def _missing_reason(values: dict[str, float], side: np.ndarray, index: int,
+                    flags: tuple[str, ...]) -> str | None:
+    """Why a change has no test; `side` holds (score, variance, df) current then baseline."""
     if not np.isfinite(values["change"][index]):
         return "the score is undefined in one of the two periods"
     if INSUFFICIENT in flags:
         return (f"fewer than {MIN_RESPONSES_FOR_INTERVAL} responses in one of the two periods: "
-                "no interval and no test")
-    if not values["variance"][index] > 0:
-        return "the standard error of the change is 0: no interval and no test"
-    return None
+                "no interval, no test and no minimum detectable change")
+    for variance, period in ((side[1], "current"), (side[4], "baseline")):
+        if np.isnan(variance):
+            return (f"the standard error is undefined in the {period} period (fewer than 1 "
+                    "degree of freedom): the difference is not tested (no interval, p-value or "
+                    "minimum detectable change)")
+    for variance, period in ((side[1], "current"), (side[4], "baseline")):
+        if not variance > 0:
+            return (f"the standard error is 0 in the {period} period (every answer alike): the "
+                    "difference is not tested (no interval, p-value or minimum detectable change)")
+    return "no interval: fewer than 1 degree of freedom for the change"
+
+
+def _counts(pair: tuple[DomainScore, DomainScore], current: Estimate | None,
+            baseline: Estimate | None) -> tuple[int, int]:
+    """The n each side's flags use: a criterion's own n_k where known, else the domain's n."""
+    def count(estimate: Estimate | None, score: DomainScore) -> int:
+        return score.n if estimate is None or estimate.n is None else estimate.n
+    return count(current, pair[0]), count(baseline, pair[1])
 
 
 def compare_many(
@@ -221,9 +250,9 @@ def compare_many(
                       for p, _, c, b in rows], dtype=float).reshape(-1, 6)
     values = change_arrays(sides[:, 0], sides[:, 1], sides[:, 2], sides[:, 3], sides[:, 4],
                            sides[:, 5], level, power)
-    few = np.array([_reliability(pairs[p][0].n, pairs[p][1].n) == (INSUFFICIENT,)
-                    for p, *_ in rows])
-    for key in ("lower", "upper", "p_value"):
+    few = np.array([_reliability(*_counts(pairs[p], c, b)) == (INSUFFICIENT,)
+                    for p, _, c, b in rows])
+    for key in ("lower", "upper", "p_value", "mdc"):
         values[key] = np.where(few, np.nan, values[key])
     adjusted = np.full(len(rows), np.nan)
     if adjust:
@@ -239,7 +268,7 @@ def compare_many(
     changes: list[Change] = []
     by_pair: dict[int, list[ChangeEstimate]] = {}
     for i, (p, code, current_estimate, baseline_estimate) in enumerate(rows):
-        flags = _reliability(pairs[p][0].n, pairs[p][1].n)
+        flags = _reliability(*_counts(pairs[p], current_estimate, baseline_estimate))
         if code is not None and any(e is not None and PARTIAL in e.flags
                                     for e in (current_estimate, baseline_estimate)):
             flags = (PARTIAL, *flags)
@@ -251,7 +280,7 @@ def compare_many(
             change=number("change", i), variance=number("variance", i), df=number("df", i),
             ci=None if lower is None or upper is None else (lower, upper),
             p_value=number("p_value", i), minimum_detectable=number("mdc", i), flags=flags,
-            reason=_missing_reason(values, i, flags) if lower is None else None,
+            reason=_missing_reason(values, sides[i], i, flags) if lower is None else None,
             p_adjusted=float(adjusted[i]) if np.isfinite(adjusted[i]) else None,
         ))
     for p, (current, baseline) in enumerate(pairs):
@@ -264,8 +293,19 @@ def compare_many(
             baseline_period=baseline.period, version=current.version,
             baseline_version=baseline.version, basis=basis_of[p], n=current.n,
             baseline_n=baseline.n, level=level, power=power, total=total,
-            criteria=tuple(criteria), reason=reason,
+            criteria=tuple(criteria), reason=reason, index=current.index,
         ))
+    # Indices: the same tests on the shares, for the indices both sides define.
+    codes = sorted({i.index for current, _ in pairs for i in current.indices})
+    for code in codes:
+        where = [p for p, (current, baseline) in enumerate(pairs)
+                 if current.index_score(code) is not None
+                 and baseline.index_score(code) is not None]
+        index_changes = compare_many(
+            [(pairs[p][0].index_score(code), pairs[p][1].index_score(code)) for p in where],
+            level, power, adjust)
+        for p, index_change in zip(where, index_changes, strict=True):
+            changes[p] = replace(changes[p], indices=(*changes[p].indices, index_change))
     return changes
 
 

@@ -152,3 +152,32 @@ def caterpillar(scores: pd.DataFrame, *, maximum: float, lang: str = "vi") -> al
         lang, "Xếp hạng với khoảng tin cậy: các khoảng chồng nhau thì thứ hạng chưa chắc chắn",
         "Ranking with intervals: overlapping intervals mean the order is uncertain"))
     return _localised(chart, lang)
+
+
+def rank_sets_chart(ranking: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
+    """Each unit's rank set: a thick bar for the marginal set, a thin one for the simultaneous
+    set, a dot at the point rank (ranking: unit, unit_name, set_rank, rank_low, rank_high,
+    rank_low_all, rank_high_all, rank_label). Units without a rank set are not drawn."""
+    data = ranking.dropna(subset=["rank_low"]).sort_values(["set_rank", "unit"])
+    order = list(data["unit"])
+    count = int(data["rank_high"].max()) if len(data) else 1
+    y = alt.Y("unit:N", sort=order, title=_labels(lang, "Đơn vị", "Unit"))
+    scale = alt.Scale(domain=[0.5, count + 0.5], reverse=False)
+    x_title = _labels(lang, "Hạng (1 = cao nhất)", "Rank (1 = highest)")
+    tooltip = [alt.Tooltip("unit_name:N", title=_labels(lang, "Đơn vị", "Unit")),
+               alt.Tooltip("rank_label:N", title=_labels(lang, "Hạng", "Rank")),
+               alt.Tooltip("rank_low_all:Q", title=_labels(lang, "Đồng thời: từ", "All at once: from")),
+               alt.Tooltip("rank_high_all:Q", title=_labels(lang, "Đồng thời: đến", "All at once: to"))]
+    simultaneous = alt.Chart(data).mark_rule(color=BAND_COLOR, strokeWidth=2).encode(
+        y=y, x=alt.X("rank_low_all:Q", scale=scale, title=x_title,
+                     axis=alt.Axis(tickMinStep=1, format="d")),
+        x2="rank_high_all:Q", tooltip=tooltip)
+    marginal = alt.Chart(data).mark_bar(color=MAIN_COLOR, opacity=0.35, height=12).encode(
+        y=y, x=alt.X("rank_low_minus:Q", scale=scale), x2="rank_high_plus:Q", tooltip=tooltip)
+    points = alt.Chart(data).mark_point(filled=True, size=60, color=MAIN_COLOR).encode(
+        y=y, x=alt.X("set_rank:Q", scale=scale), tooltip=tooltip)
+    chart = (simultaneous + marginal + points).transform_calculate(
+        rank_low_minus="datum.rank_low - 0.4", rank_high_plus="datum.rank_high + 0.4",
+    ).properties(height=alt.Step(26), title=_labels(
+        lang, "Khoảng hạng của từng đơn vị", "Each unit's rank interval"))
+    return _localised(chart, lang)

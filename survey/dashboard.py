@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from survey.formatting import format_number
 from survey.models import Response
 from survey.periods import Period, parse_period
 from survey.questionnaire import Questionnaire
+from survey.ranking import Ranking, ranking_of
 from survey.scoring import DomainScore, score_domains
 from survey.storage.questionnaires import list_questionnaire_versions, questionnaire_of
 from survey.storage.responses import append_responses, load_responses
@@ -297,6 +298,56 @@ def office_table(report: UnitReport, *, against: str = "year-ago", lang: str = "
     return table
 
 
+def _in_percent_points(change: ChangeEstimate) -> ChangeEstimate:
+    """A change of shares (0..1) in percentage points, for `verdict`."""
+    return replace(change, change=None if change.change is None else 100.0 * change.change,
+                   ci=None if change.ci is None else (100.0 * change.ci[0], 100.0 * change.ci[1]))
+
+
+def index_table(report: UnitReport, code: str, *, against: str = "year-ago",
+                lang: str = "vi") -> pd.DataFrame:
+    """An index's shares (0..1) overall, per criterion and per question, with intervals and the
+    change against the comparison period (same tests as the points). Empty if undefined."""
+    current = report.current.index_score(code) if report.current else None
+    if current is None or report.questionnaire is None:
+        return pd.DataFrame()
+    baseline_scores, change = report.comparison("previous" if against == "previous" else "year-ago")
+    baseline = baseline_scores.index_score(code) if baseline_scores else None
+    index_change = change.index_change(code) if change else None
+    changes = {c.code: c for c in index_change.criteria} if index_change else {}
+    titles = {c.code: c.title.get(lang) for c in report.questionnaire.criteria}
+    texts = {q.code: q.text.get(lang) for q in report.questionnaire.questions}
+    rows = [("total", None, "Chung" if lang == "vi" else "Overall", current.total,
+             baseline.total if baseline else None,
+             index_change.total if index_change else None)]
+    for criterion in current.criteria:
+        rows.append(("criterion", criterion.code, titles.get(criterion.code, criterion.code),
+                     criterion, baseline.criterion(criterion.code) if baseline else None,
+                     changes.get(criterion.code)))
+    for question in current.questions:
+        rows.append(("question", question.code, texts.get(question.code, question.code),
+                     question, None, None))
+    table = pd.DataFrame([{
+        "level": level, "code": code_ or "", "label": label,
+        "share": estimate.score if estimate else None,
+        "ci_low": estimate.ci[0] if estimate and estimate.ci else None,
+        "ci_high": estimate.ci[1] if estimate and estimate.ci else None,
+        "n": estimate.n if estimate and estimate.n is not None else current.n,
+        "baseline": base.score if base else None,
+        "change": delta.change if delta else None,
+        "change_ci_low": delta.ci[0] if delta and delta.ci else None,
+        "change_ci_high": delta.ci[1] if delta and delta.ci else None,
+        "p_value": delta.p_value if delta else None,
+        "verdict": verdict(_in_percent_points(delta), unit_label="điểm %", lang=lang)
+        if delta else "",
+        "reason": (estimate.reason if estimate else current.reason) or "",
+    } for level, code_, label, estimate, base, delta in rows])
+    numeric = ["share", "ci_low", "ci_high", "baseline", "change", "change_ci_low",
+               "change_ci_high", "p_value"]
+    table[numeric] = table[numeric].astype(float)
+    return table
+
+
 # --- the provincial view ------------------------------------------------------------------------
 
 
@@ -312,6 +363,20 @@ class ProvinceReport:
     questionnaire: Questionnaire | None
     left_out: tuple[str, ...] = field(default=())
     whole_province: bool = True  # False: the average and ranks are over the units in view only
+    rank_sets: Ranking | None = None  # marginal rank sets of the main version's units
+    rank_sets_simultaneous: Ranking | None = None
+    index_rank_sets: dict[str, Ranking] = field(default_factory=dict)
+
+
+def rank_text(rank, count, low, high, lang: str = "vi") -> str:
+    """'8/12 (khoảng 5–11)': the point rank and its rank set; '—' without a rank."""
+    if rank is None or pd.isna(rank):
+        return "—"
+    text = f"{int(rank)}/{int(count)}"
+    if low is None or pd.isna(low):
+        return text
+    word = "khoảng" if lang == "vi" else "range"
+    return f"{text} ({word} {int(low)}–{int(high)})"
 
 
 def rank_labels(scores: pd.Series) -> pd.Series:
@@ -358,19 +423,57 @@ def province_report(*, source: ScoreSource, period: str, against: str = "previou
     numeric = ["score", "percent", "ci_low", "ci_high", "change", "change_ci_low",
                "change_ci_high", "p_value", "p_adjusted"]
     ranking[numeric] = ranking[numeric].astype(float)
+    main_version = max((s.version for s in current.values()), default=None,
+                       key=lambda v: sum(s.n for s in current.values() if s.version == v))
+    same_version = [s for s in current.values() if s.version == main_version]
+    questionnaire = source.questionnaires.get(main_version) if main_version else None
+    # Rank sets (SCORING.md): among the main version's units with a defined SE; the point rank
+    # shown with them is the rank among those K units.
+    marginal = ranking_of(same_version, level) if same_version else None
+    simultaneous = ranking_of(same_version, level, simultaneous=True) if same_version else None
+    for column, sets in (("", marginal), ("_all", simultaneous)):
+        places = {u.unit: u for u in sets.units} if sets else {}
+        for name in ("rank", "lower", "upper"):
+            key = {"rank": "set_rank", "lower": "rank_low", "upper": "rank_high"}[name] + column
+            ranking[key] = [getattr(places[u], name) if u in places and
+                            getattr(places[u], name) is not None else np.nan
+                            for u in ranking["unit"]]
+    ranking["rank_count"] = marginal.k if marginal else 0
+    index_sets: dict[str, Ranking] = {}
+    for index in questionnaire.indices if questionnaire else ():
+        sets = ranking_of(same_version, level, index=index.code)
+        index_sets[index.code] = sets
+        places = {u.unit: u for u in sets.units}
+        shares = {s.unit: s.index_score(index.code) for s in same_version}
+        prefix = f"index:{index.code}:"
+        ranking[prefix + "share"] = [
+            shares[u].total.score if u in shares and shares[u] and shares[u].total else np.nan
+            for u in ranking["unit"]]
+        for position, bound in ((0, "ci_low"), (1, "ci_high")):
+            ranking[prefix + bound] = [
+                shares[u].total.ci[position] if u in shares and shares[u] and shares[u].total
+                and shares[u].total.ci else np.nan for u in ranking["unit"]]
+        index_changes = {u: c.index_change(index.code) for u, c in changes.items()}
+        ranking[prefix + "change"] = [
+            index_changes[u].total.change if index_changes.get(u) and index_changes[u].total
+            else np.nan for u in ranking["unit"]]
+        ranking[prefix + "rank_label"] = [
+            rank_text(places[u].rank, sets.k, places[u].lower, places[u].upper)
+            if u in places else "—" for u in ranking["unit"]]
     ranking["rank"] = ranking["score"].rank(method="min", ascending=False)
-    ranking["rank_label"] = rank_labels(ranking["score"])
+    # The label: the rank among the K units with a rank set, and the set ("8/12 (khoảng 5–11)");
+    # a unit without one (no SE, or another questionnaire version) is not ranked ("—").
+    for column, language in (("rank_label", "vi"), ("rank_label_en", "en")):
+        ranking[column] = [rank_text(r, ranking["rank_count"].iloc[0], low, high, language)
+                           for r, low, high in zip(ranking["set_rank"], ranking["rank_low"],
+                                                   ranking["rank_high"], strict=True)]
     ranking["significant"] = ranking["p_adjusted"].map(
         lambda p: None if pd.isna(p) else bool(p < 1 - level))
     if classify is not None:
         ranking["class"] = ranking["percent"].map(lambda p: classify(p) if pd.notna(p) else "")
     ranking = ranking.sort_values(["rank", "unit"], na_position="last", ignore_index=True)
-    main_version = max((s.version for s in current.values()), default=None,
-                       key=lambda v: sum(s.n for s in current.values() if s.version == v))
-    same_version = [s for s in current.values() if s.version == main_version]
     aggregates = unit_average(same_version, level=level, province="province") if same_version else []
     left_out = tuple(sorted(code for code, s in current.items() if s.version != main_version))
     return ProvinceReport(str(target), against, level, ranking, current, changes,
-                          aggregates[0] if aggregates else None,
-                          source.questionnaires.get(main_version) if main_version else None,
-                          left_out, source.whole_province)
+                          aggregates[0] if aggregates else None, questionnaire, left_out,
+                          source.whole_province, marginal, simultaneous, index_sets)

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from survey.auth import Scope, visible_organisations
 from survey.dashboard import ScoreSource, period_scores
 from survey.par import AppraisalRow, AppraisalTable, ParResult, par_index, rank_results
+from survey.ranking import Ranking, ranking_of
 from survey.storage.appraisals import load_appraisal, units_with_appraisal
 
 SURVEY_DECIMALS = 2  # the survey score enters the index as published, to 2 decimals
@@ -53,3 +54,16 @@ def par_results(*, session: Session, scope: Scope, source: ScoreSource, year: in
                                  survey_max=source.latest.max_points, unit=unit.code, **options))
     ranked = rank_results(results) if results else []
     return sorted(ranked, key=lambda r: (r.rank, r.unit))
+
+
+def survey_rank_sets(source: ScoreSource, year: int, units: Sequence[str], *,
+                     level: float = 0.95) -> Ranking:
+    """Rank sets of the survey part (the survey total with its SE) among `units` for the year,
+    marginal (SCORING.md, "Rank confidence sets"); units without an SE are left out."""
+    scores = period_scores(source, str(year), level=level)
+    chosen = [scores[u] for u in units if u in scores]
+    versions = {s.version for s in chosen}
+    if len(versions) > 1:  # one scale per view: the version with the most responses
+        main = max(versions, key=lambda v: sum(s.n for s in chosen if s.version == v))
+        chosen = [s for s in chosen if s.version == main]
+    return ranking_of(chosen, level)

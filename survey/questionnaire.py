@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -96,6 +96,34 @@ class CriterionIn(_Strict):
     _check_title = field_validator("title")(_label_ok)
 
 
+class IndexIn(_Strict):
+    label: Label | None = None
+    scores: dict[Code, float | None] = Field(min_length=1)
+
+    _check_label = field_validator("label")(_label_ok)
+
+    @field_validator("scores", mode="before")
+    @classmethod
+    def _option_codes_as_text(cls, value: Any) -> Any:
+        # `4: 1` written without quotes maps the option code "4".
+        if isinstance(value, dict):
+            flags = [str(k) for k, v in value.items() if isinstance(v, bool)]
+            if flags:
+                raise ValueError(f"option {', '.join(flags)}: a score fraction is a number in "
+                                 "[0, 1] or null, not yes/no")
+            return {str(k) if isinstance(k, int) and not isinstance(k, bool) else k: v
+                    for k, v in value.items()}
+        return value
+
+    @field_validator("scores")
+    @classmethod
+    def _fractions(cls, value: dict[str, float | None]) -> dict[str, float | None]:
+        for code, fraction in value.items():
+            if fraction is not None and not (math.isfinite(fraction) and 0.0 <= fraction <= 1.0):
+                raise ValueError(f"option {code!r}: a score fraction must be in [0, 1] or null")
+        return value
+
+
 class QuestionnaireIn(_Strict):
     id: Code
     version: Code
@@ -105,8 +133,24 @@ class QuestionnaireIn(_Strict):
     scales: dict[Code, list[OptionIn]] = Field(min_length=1)
     groups: list[GroupIn] = Field(default_factory=list)
     criteria: list[CriterionIn] = Field(min_length=1)
+    indices: dict[Code, IndexIn] = Field(default_factory=dict)
 
     _check_title = field_validator("title", "description")(_label_ok)
+
+    @field_validator("indices", mode="before")
+    @classmethod
+    def _short_index_form(cls, value: Any) -> Any:
+        # `name: {"4": 1, ...}` (the map alone) is short for `name: {scores: {"4": 1, ...}}`;
+        # a list of `{code: name, label, scores}` (like groups and criteria) is the same map.
+        if (isinstance(value, list) and value
+                and all(isinstance(i, dict) and isinstance(i.get("code"), str) for i in value)
+                and len({i["code"] for i in value}) == len(value)):
+            value = {i["code"]: {k: v for k, v in i.items() if k != "code"} for i in value}
+        if isinstance(value, dict):
+            return {name: ({"scores": index} if isinstance(index, dict) and "scores" not in index
+                           else index)
+                    for name, index in value.items()}
+        return value
 
     @field_validator("version", "id", mode="before")
     @classmethod
@@ -168,6 +212,22 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Index:
+    """Another way to score the same answers (SCORING.md, "Indices"): option code → fraction.
+
+    An option code the map does not list is unscored for the index, like an explicit null.
+    Every question counts equally within its criterion (p_q = P_k / |k|); the result is a share.
+    """
+
+    code: str
+    label: Text
+    scores: dict[str, float | None]
+
+    def fraction(self, option_code: str) -> float | None:
+        return self.scores.get(option_code)
+
+
+@dataclass(frozen=True)
 class Questionnaire:
     """One registered questionnaire version (family `id`, `version`)."""
 
@@ -180,6 +240,10 @@ class Questionnaire:
     criteria: tuple[Criterion, ...]
     description: Text | None = None
     source_text: str = field(default="", repr=False, compare=False)
+    indices: tuple[Index, ...] = ()
+
+    def index(self, code: str) -> Index | None:
+        return next((i for i in self.indices if i.code == code), None)
 
     @property
     def key(self) -> str:
@@ -209,6 +273,12 @@ class Questionnaire:
     @property
     def content_hash(self) -> str:
         return hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
+
+    def differs_only_in_indices(self, other: Questionnaire) -> bool:
+        """True when `other` is this version with other indices (and/or other comments or
+        layout): the answers, the points and every text are the same, so responses already
+        stored keep their meaning and their points; only the derived shares change."""
+        return (self.key == other.key and replace(self, indices=()) == replace(other, indices=()))
 
     def structure(self) -> tuple[tuple[str, float], ...]:
         """Criterion codes and maxima: versions with equal structures compare directly."""
@@ -286,9 +356,29 @@ def _cross_field_problems(doc: QuestionnaireIn) -> list[tuple[str, str]]:
                 Notice("questionnaire.question_points", criterion=criterion.code,
                        total=f"{question_sum:g}", points=f"{criterion.points:g}"),
             ))
+    problems.extend(_index_problems(doc))
     if not math.isclose(total, doc.max_points, abs_tol=POINTS_TOLERANCE):
         problems.append(("max_points", Notice("questionnaire.max_points", total=f"{total:g}",
                                               maximum=f"{doc.max_points:g}")))
+    return problems
+
+
+def _index_problems(doc: QuestionnaireIn) -> list[tuple[str, str]]:
+    """Index rules: every code maps an option of some scale; every used scale gets a score."""
+    problems: list[tuple[str, str]] = []
+    used_scales = sorted({q.scale for c in doc.criteria for q in c.questions} & set(doc.scales))
+    all_codes = {o.code for options in doc.scales.values() for o in options}
+    for name, index in doc.indices.items():
+        for code in index.scores:
+            if code not in all_codes:
+                problems.append((f"indices.{name}.scores.{code}",
+                                 f"option code {code!r} is on no scale "
+                                 f"(options: {', '.join(sorted(all_codes))})"))
+        for scale in used_scales:
+            if not any(index.scores.get(o.code) is not None for o in doc.scales[scale]):
+                problems.append((f"indices.{name}.scores",
+                                 f"no option of scale {scale!r} has a score in index {name!r}: "
+                                 "its questions could never be scored"))
     return problems
 
 
@@ -398,6 +488,8 @@ def parse_questionnaire(text: str, source: str = "<questionnaire>") -> Questionn
         criteria=criteria,
         description=_text(doc.description),
         source_text=text,
+        indices=tuple(Index(name, _text(index.label) or Text(name), dict(index.scores))
+                      for name, index in doc.indices.items()),
     )
 
 

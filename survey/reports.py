@@ -13,7 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from survey.dashboard import ProvinceReport, UnitReport, office_table
+from survey.dashboard import ProvinceReport, UnitReport, index_table, office_table
 from survey.formatting import format_level
 from survey.messages import MESSAGES
 from survey.periods import parse_period
@@ -125,6 +125,8 @@ def unit_workbook(report: UnitReport, *, against: str = "year-ago", lang: str = 
     if rows:
         for column in range(1, len(headers) + 1):
             sheet.cell(row=4 + len(rows), column=column).font = BOLD
+    for index in report.current.indices if report.current else ():
+        _index_sheet(workbook, report, index.index, against, baseline_label)
     current = report.current
     _method_sheet(workbook, tr(lang, "Phương pháp", "Method"), [
         (tr(lang, "Phương pháp", "Method"), METHOD_TEXT.get(lang)),
@@ -144,6 +146,31 @@ def unit_workbook(report: UnitReport, *, against: str = "year-ago", lang: str = 
             "n < 5: no interval; 5 ≤ n < 30: low reliability.")),
     ])
     return _to_bytes(workbook)
+
+
+def _index_sheet(workbook: Workbook, report: UnitReport, code: str, against: str,
+                 baseline_label: str) -> None:
+    """One sheet per index: shares in % overall, per criterion and per question."""
+    table = index_table(report, code, against=against, lang="vi")
+    index = report.current.index_score(code)
+    name = index.index_label.vi if index.index_label else code
+    sheet = workbook.create_sheet(name[:31])
+    sheet["A1"] = f"{name.upper()} — {report.unit_name}"
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet["A2"] = ("Tỷ lệ (%) trên các câu trả lời có ý kiến; phần tử và chung là trung bình các "
+                   "câu; thay đổi tính bằng điểm phần trăm")
+    headers = ["Mã", "Nội dung", "Số phiếu có ý kiến", f"{name} (%)", "KTC 95% — dưới (%)",
+               "KTC 95% — trên (%)", f"{baseline_label} (%)", "Thay đổi (điểm %)", "p",
+               "Đánh giá"]
+
+    def percent(value):
+        return None if value is None or pd.isna(value) else 100.0 * value
+
+    rows = [[r.code, r.label, int(r.n), percent(r.share), percent(r.ci_low), percent(r.ci_high),
+             percent(r.baseline), percent(r.change), r.p_value, r.verdict]
+            for r in table.itertuples()]
+    _write_table(sheet, 4, headers, rows,
+                 {i: TWO_DECIMALS for i in range(3, 8)} | {8: P_VALUE_FORMAT})
 
 
 def province_workbook(report: ProvinceReport, *, lang: str = "vi") -> bytes:
@@ -174,18 +201,41 @@ def province_workbook(report: ProvinceReport, *, lang: str = "vi") -> bytes:
                _ci(lang, report.level, "low"), _ci(lang, report.level, "high"),
                tr(lang, "% tối đa", "% of maximum"), tr(lang, "Xếp loại", "Class"),
                tr(lang, "Thay đổi", "Change"), "p", "p (BH)",
-               tr(lang, "Có ý nghĩa", "Significant"), tr(lang, "Độ tin cậy", "Reliability")]
+               tr(lang, "Có ý nghĩa", "Significant"), tr(lang, "Độ tin cậy", "Reliability"),
+               tr(lang, "Khoảng hạng — từ", "Rank set — from"),
+               tr(lang, "Khoảng hạng — đến", "Rank set — to"),
+               tr(lang, "Khoảng hạng đồng thời — từ", "Simultaneous rank set — from"),
+               tr(lang, "Khoảng hạng đồng thời — đến", "Simultaneous rank set — to")]
     yes, no = tr(lang, "có", "yes"), tr(lang, "không", "no")
+    indices = report.questionnaire.indices if report.questionnaire else ()
+    for index in indices:
+        name = index.label.get(lang)
+        headers += [f"{name} (%)", _ci(lang, report.level, "low") + " (%)",
+                    _ci(lang, report.level, "high") + " (%)",
+                    tr(lang, f"Hạng theo {name.lower()}", f"Rank by {name.lower()}")]
+
+    def as_int(value):
+        return None if value is None or pd.isna(value) else int(value)
+
+    def percent(value):
+        return None if value is None or pd.isna(value) else 100.0 * value
+
     rows = [
         [r["rank_label"], r["unit"], r["unit_name"], int(r["n"]), r["score"], r["ci_low"],
          r["ci_high"], r["percent"], r.get("class", ""), r["change"], r["p_value"], r["p_adjusted"],
          "" if r["significant"] is None or pd.isna(r["significant"])
-         else (yes if r["significant"] else no), reliability_text(r["flags"], lang)]
+         else (yes if r["significant"] else no), reliability_text(r["flags"], lang),
+         as_int(r["rank_low"]), as_int(r["rank_high"]), as_int(r["rank_low_all"]),
+         as_int(r["rank_high_all"])]
+        + [value for index in indices for value in (
+            percent(r[f"index:{index.code}:share"]), percent(r[f"index:{index.code}:ci_low"]),
+            percent(r[f"index:{index.code}:ci_high"]), r[f"index:{index.code}:rank_label"])]
         for r in ranking.to_dict("records")
     ]
-    _write_table(sheet, 4, headers, rows,
-                 {4: TWO_DECIMALS, 5: TWO_DECIMALS, 6: TWO_DECIMALS, 7: TWO_DECIMALS,
-                  9: TWO_DECIMALS, 10: P_VALUE_FORMAT, 11: P_VALUE_FORMAT})
+    formats = {4: TWO_DECIMALS, 5: TWO_DECIMALS, 6: TWO_DECIMALS, 7: TWO_DECIMALS,
+               9: TWO_DECIMALS, 10: P_VALUE_FORMAT, 11: P_VALUE_FORMAT}
+    formats.update({18 + 4 * i + j: TWO_DECIMALS for i in range(len(indices)) for j in range(3)})
+    _write_table(sheet, 4, headers, rows, formats)
     if report.aggregate is not None and report.aggregate.total is not None:
         total = report.aggregate.total
         row = 4 + len(rows) + 2
@@ -226,6 +276,15 @@ def province_workbook(report: ProvinceReport, *, lang: str = "vi") -> bytes:
         (tr(lang, "Mức tin cậy", "Confidence level"), format_level(report.level, lang)),
         (tr(lang, "Số đơn vị", "Units"), len(ranking)),
         (tr(lang, "Tổng số phiếu (n)", "Responses (n)"), n_total),
+        (tr(lang, "Khoảng hạng", "Rank sets"),
+         tr(lang, "Khoảng hạng của từng đơn vị (Bonferroni trên K − 1 so sánh của đơn vị đó) và "
+                  "của cả bảng cùng lúc (Bonferroni trên K(K − 1)/2 cặp); chỉ gồm các đơn vị ước "
+                  "lượng được sai số chuẩn.",
+            "Each unit's rank set (Bonferroni over its K − 1 comparisons) and the sets of the "
+            "whole table at once (Bonferroni over the K(K − 1)/2 pairs); only units with a "
+            "defined standard error.")),
+        (tr(lang, "Không tính vào bình quân", "Left out of the average"),
+         ", ".join(report.aggregate.left_out_named()) if report.aggregate else ""),
     ])
     return _to_bytes(workbook)
 

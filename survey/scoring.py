@@ -31,8 +31,15 @@ Decisions where SCORING.md is silent (tested in tests/test_scoring.py):
 * An option code that is not on the question's scale is an error (ValueError), never a silent blank:
   storage validates answers, so it means corrupted data.
 * A question of the version that has no column in the table (nobody answered it) is unanswered.
-* Reliability flags and the n < 5 rule use the domain's n for the total and for every criterion;
-  the criterion df is the domain df.
+* Small domains (SCORING.md): a criterion's flags, n < 5 rule and df use its own n_k (respondents
+  with a scored answer in k) and df_k = n_k − (strata among them); for a unit the strata are the
+  groups, for the pooled province unit × group. Where df < 1 the SE is undefined (None, with the
+  reason), never 0.
+* Indices (SCORING.md, "Indices"): `DomainScore.indices` holds one `DomainScore` per index, on
+  the share scale (maximum 1; criteria maximum 1), with per-question shares in `questions`. A
+  question's share, SE and df come from the estimator with that question as its own criterion
+  (its own terms, its own n_q and df_q = n_q − strata among them, like a criterion). An option
+  the index does not list is unscored for it.
 * The total's flags carry only the reliability flag; partial criteria are flagged on the criterion
   and listed in `DomainScore.partial_criteria`.
 """
@@ -40,7 +47,7 @@ Decisions where SCORING.md is silent (tested in tests/test_scoring.py):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -58,7 +65,8 @@ from survey.intervals import (
     reliability_flag,
 )
 from survey.periods import parse_period
-from survey.questionnaire import Questionnaire
+from survey.questionnaire import Index, Questionnaire
+from survey.text import Text
 
 PARTIAL = "partial"
 NO_RESPONSES = "no responses in this domain"
@@ -79,6 +87,8 @@ class DomainArrays:
     criterion_score: np.ndarray  # (D, K) C_k (NaN where A_k is empty)
     criterion_variance: np.ndarray  # (D, K)
     criterion_partial: np.ndarray  # (D, K) bool: A_k is a non-empty strict subset of k
+    criterion_n: np.ndarray  # (D, K) n_k: respondents with at least one scored answer in k
+    criterion_df: np.ndarray  # (D, K) n_k − (strata among those respondents)
     total: np.ndarray  # (D,) T (NaN where any criterion is undefined)
     total_variance: np.ndarray  # (D,)
 
@@ -316,6 +326,7 @@ def estimate_domains(
     coefficient = coefficient[domain_of_cell] * weight_of_cell[:, None]  # per cell, w folded in
     per_cell = np.vstack([(coefficient * points).T, (coefficient * ratio[domain_of_cell]).T])
     linearised = np.empty((n_criteria + 1, n))
+    criterion_answered = np.empty((n_criteria, n), dtype=bool)  # i has a scored answer in k
     gathered = np.empty((2 * n_questions, min(BLOCK_SIZE, n)))
     for start, stop, values, answered in answers.blocks():
         cell_terms = np.take(per_cell, cell[start:stop], axis=1, mode="clip",
@@ -327,6 +338,8 @@ def estimate_domains(
         for k in range(n_criteria):
             np.add.reduce(terms[criterion_bounds[k]:criterion_bounds[k + 1]], axis=0,
                           out=linearised[k, start:stop])
+            np.logical_or.reduce(answered[criterion_bounds[k]:criterion_bounds[k + 1]], axis=0,
+                                 out=criterion_answered[k, start:stop])
         np.add.reduce(linearised[:n_criteria, start:stop], axis=0,
                       out=linearised[n_criteria, start:stop])
 
@@ -344,6 +357,11 @@ def estimate_domains(
 
     respondents = np.bincount(domain, minlength=n_domains)
     strata = np.bincount(stratum_domain, minlength=n_domains)
+    # A criterion's own count n_k and strata: respondents with a scored answer in k.
+    stratum_answering = np.add.reduceat(criterion_answered, stratum_starts, axis=1, dtype=float)
+    to_domain = _indicator(stratum_domain, n_domains)
+    criterion_n = np.rint(to_domain @ stratum_answering.T).astype(np.intp)  # D × K
+    criterion_strata = np.rint(to_domain @ (stratum_answering > 0).T.astype(float)).astype(np.intp)
     question_score = np.empty_like(ratio)
     question_score[:, question_order] = np.where(has_answers, ratio, np.nan)
     return DomainArrays(
@@ -354,6 +372,8 @@ def estimate_domains(
         criterion_score=criterion_score,
         criterion_variance=np.where(criterion_defined, variance[:, :n_criteria], np.nan),
         criterion_partial=criterion_defined & (answered_questions < questions_per_criterion),
+        criterion_n=criterion_n,
+        criterion_df=criterion_n - criterion_strata,
         total=total,
         total_variance=np.where(np.isfinite(total), variance[:, n_criteria], np.nan),
     )
@@ -369,6 +389,8 @@ def _empty_result(n_domains: int, n_questions: int, n_criteria: int) -> DomainAr
         criterion_score=nothing,
         criterion_variance=nothing.copy(),
         criterion_partial=np.zeros((n_domains, n_criteria), dtype=bool),
+        criterion_n=np.zeros((n_domains, n_criteria), dtype=np.intp),
+        criterion_df=np.zeros((n_domains, n_criteria), dtype=np.intp),
         total=np.full(n_domains, np.nan),
         total_variance=np.full(n_domains, np.nan),
     )
@@ -404,6 +426,7 @@ class Estimate:
     flags: tuple[str, ...] = ()
     reason: str | None = None
     code: str | None = None
+    n: int | None = None  # a criterion's own n_k (respondents with a scored answer in it)
 
     @property
     def se(self) -> float | None:
@@ -417,6 +440,8 @@ class Estimate:
         out: dict[str, Any] = {} if self.code is None else {"code": self.code}
         out.update(score=self.score, max=json_number(self.maximum), se=self.se, df=json_number(self.df),
                    ci=list(self.ci) if self.ci else None, flags=list(self.flags))
+        if self.n is not None:
+            out["n"] = self.n
         if self.reason:
             out["reason"] = self.reason
         return out
@@ -440,9 +465,17 @@ class DomainScore:
     reason: str | None = None  # why `total` is None
     unit_name: str | None = None
     partial_criteria: tuple[str, ...] = field(default=())
+    index: str | None = None  # set on an index's scores (shares on [0, 1]): the index code
+    index_label: Text | None = None
+    questions: tuple[Estimate, ...] = ()  # per question (an index's item shares)
+    indices: tuple[DomainScore, ...] = ()  # the questionnaire's indices in this domain
 
     def criterion(self, code: str) -> Estimate | None:
         return next((c for c in self.criteria if c.code == code), None)
+
+    def index_score(self, code: str) -> DomainScore | None:
+        """The scores of index `code` in this domain (None if the questionnaire lacks it)."""
+        return next((i for i in self.indices if i.index == code), None)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -462,6 +495,31 @@ class DomainScore:
             out["total"]["percent"] = self.total.percent
         out["partial_criteria"] = list(self.partial_criteria)
         out["criteria"] = [c.to_dict() for c in self.criteria]
+        if self.indices:
+            out["indices"] = {i.index: i.index_dict() for i in self.indices}
+        return out
+
+    def index_dict(self) -> dict[str, Any]:
+        """An index's scores as shares: overall, per criterion and per question."""
+        def share(estimate: Estimate) -> dict[str, Any]:
+            out = estimate.to_dict()
+            out["share"] = out.pop("score")
+            out.pop("max", None)
+            out["percent"] = estimate.percent
+            return out
+
+        label = self.index_label or Text(self.index or "")
+        out: dict[str, Any] = {"code": self.index, "label": label.vi, "label_en": label.en,
+                               "n": self.n}
+        if self.total is None:
+            out.update(share=None, se=None, df=None, ci=None, flags=[], percent=None,
+                       reason=self.reason)
+        else:
+            out.update(share(self.total))
+            out["code"] = self.index
+        out["partial_criteria"] = list(self.partial_criteria)
+        out["criteria"] = [share(c) for c in self.criteria]
+        out["questions"] = [share(q) for q in self.questions]
         return out
 
 
@@ -477,8 +535,15 @@ def _snap(score: np.ndarray, variance: np.ndarray, maximum) -> tuple[np.ndarray,
 def estimates_with_intervals(
     score: np.ndarray, variance: np.ndarray, maximum, df: np.ndarray, n: np.ndarray, level: float
 ) -> dict[str, np.ndarray]:
-    """Vectorised: snapped score and variance, CI bounds and the gap code per element."""
+    """Vectorised: snapped score and variance, CI bounds and the gap code per element.
+
+    Where df < 1 the variance cannot be estimated (SCORING.md, "Small domains"): it becomes NaN,
+    so the SE, the interval and every test built on it are undefined, never 0. (A NaN df, as for
+    an average of units that all have V = 0, is not "df < 1".)
+    """
     score, variance = _snap(score, variance, maximum)
+    with np.errstate(invalid="ignore"):
+        variance = np.where(np.asarray(df, dtype=float) < 1, np.nan, variance)
     se = np.sqrt(variance)
     lower, upper = logit_t_interval(score, se, maximum, df, level)
     gap = interval_gap(score, se, maximum, df)
@@ -488,26 +553,40 @@ def estimates_with_intervals(
     return {"score": score, "variance": variance, "lower": lower, "upper": upper, "gap": gap}
 
 
+def no_variance_reason(df: float | None) -> str:
+    """Why an estimate has no SE: fewer than 1 degree of freedom."""
+    shown = "?" if df is None or not np.isfinite(df) else f"{df:g}"
+    return (f"fewer than 1 degree of freedom (df = {shown}, e.g. one respondent, or one per group): "
+            "the standard error cannot be estimated, so there is no interval and no test")
+
+
 def make_estimate(
     values: Mapping[str, np.ndarray], index, maximum: float, df: float, n: int,
     extra_flags: tuple[str, ...] = (), code: str | None = None,
-    undefined_reason: str = NO_SCORED_ANSWERS,
+    undefined_reason: str = NO_SCORED_ANSWERS, domain_n: int | None = None,
 ) -> Estimate:
-    """One `Estimate` from the arrays of `estimates_with_intervals` at `index`."""
+    """One `Estimate` from the arrays of `estimates_with_intervals` at `index`.
+
+    `n` is the count the reliability flags use (a criterion's own n_k); `domain_n` the domain's
+    respondents when they differ (a criterion), recorded on the estimate as `n`.
+    """
     score = _number(values["score"][index])
     flag = reliability_flag(n)
     flags = extra_flags + ((flag,) if flag else ())
+    own_n = n if domain_n is not None else None
     if score is None:
-        reason = NO_RESPONSES if n == 0 else undefined_reason
-        return Estimate(None, maximum, None, _number(df), None, flags, reason, code)
+        reason = NO_RESPONSES if (n if domain_n is None else domain_n) == 0 else undefined_reason
+        return Estimate(None, maximum, None, _number(df), None, flags, reason, code, own_n)
     variance = _number(values["variance"][index])
     lower, upper = values["lower"][index], values["upper"][index]
     ci = (float(lower), float(upper)) if np.isfinite(lower) and np.isfinite(upper) else None
     reason = None
-    if ci is None:
+    if variance is None:
+        reason = no_variance_reason(df)
+    elif ci is None:
         gap = int(values["gap"][index])
         reason = insufficient_reason(n) if n < 5 else gap_reason(gap if gap != GAP_NONE else 1, df)
-    return Estimate(score, maximum, variance, _number(df), ci, flags, reason, code)
+    return Estimate(score, maximum, variance, _number(df), ci, flags, reason, code, own_n)
 
 
 # --- from the wide response table ------------------------------------------------------------
@@ -526,12 +605,13 @@ def questionnaire_arrays(questionnaire: Questionnaire) -> dict[str, np.ndarray]:
 
 
 def answer_fractions(responses: pd.DataFrame, questionnaire: Questionnaire,
-                     rows: np.ndarray | None = None) -> np.ndarray:
+                     rows: np.ndarray | None = None, index: Index | None = None) -> np.ndarray:
     """(n, Q) score fractions of the chosen options; NaN = unanswered or unscored ("no opinion").
 
     `rows` (positions in `responses`) selects and orders the respondents, possibly repeating
     them; default all, in order. The array is question-major (Fortran order), the layout
-    `estimate_domains` reads fastest.
+    `estimate_domains` reads fastest. With `index`, the index's fractions replace the options'
+    scores (an option the index does not list is unscored).
     """
     size = len(responses) if rows is None else len(rows)
     fractions = np.full((size, len(questionnaire.questions)), np.nan, order="F")
@@ -549,7 +629,8 @@ def answer_fractions(responses: pd.DataFrame, questionnaire: Questionnaire,
                     f"question {question.code}: option {option_code!r} is not on its scale "
                     f"({', '.join(o.code for o in scale.options)})"
                 )
-            lookup[position] = np.nan if option.score is None else option.score
+            score = option.score if index is None else index.fraction(option.code)
+            lookup[position] = np.nan if score is None else score
         fractions[:, column] = lookup[codes if rows is None else codes[rows]]
     return fractions
 
@@ -611,35 +692,86 @@ def _score_version(
         ).factorize()
     order = _stable_order(stratum)  # respondents in stratum order: the estimator's fast path
     arrays = questionnaire_arrays(questionnaire)
-    result = estimate_domains(
-        answer_fractions(responses, questionnaire, kept[order]),
-        arrays["question_points"],
-        arrays["question_criterion"],
-        arrays["criterion_points"],
-        domain_kept[order],
-        cell[order],
-        np.tile(group_weights, n_domains),
-        stratum[order],
-        n_domains=n_domains,
-    )
-    maximum = float(questionnaire.max_points)
-    totals = estimates_with_intervals(result.total, result.total_variance, maximum, result.df,
-                                      result.n, level)
-    criteria = estimates_with_intervals(
-        result.criterion_score, result.criterion_variance, arrays["criterion_points"][None, :],
-        result.df[:, None], result.n[:, None], level,
-    )
+    design = (domain_kept[order], cell[order], np.tile(group_weights, n_domains), stratum[order])
+
+    def estimate(fractions, question_points, question_criterion, criterion_points):
+        return estimate_domains(fractions, question_points, question_criterion, criterion_points,
+                                *design, n_domains=n_domains)
+
+    result = estimate(answer_fractions(responses, questionnaire, kept[order]),
+                      arrays["question_points"], arrays["question_criterion"],
+                      arrays["criterion_points"])
     names: dict[str, str] = {}
     if by == "unit" and "unit_name" in responses.columns:
         names = dict(zip(responses["unit"], responses["unit_name"], strict=False))
+    scores = _domain_scores(result, questionnaire, domain_keys, excluded, level, names)
+
+    # Indices (SCORING.md, "Indices"): the same estimator with the index's fractions and
+    # p_q = P_k / |k|, reported as shares; per question from a second call in which every
+    # question is its own criterion (its own terms, n_q and df_q).
+    for index in questionnaire.indices:
+        fractions = answer_fractions(responses, questionnaire, kept[order], index=index)
+        criterion_points = arrays["criterion_points"]
+        per_criterion = np.bincount(arrays["question_criterion"],
+                                    minlength=criterion_points.size)
+        question_points = (criterion_points / per_criterion)[arrays["question_criterion"]]
+        by_criterion = estimate(fractions, question_points, arrays["question_criterion"],
+                                criterion_points)
+        by_question = estimate(fractions, question_points,
+                               np.arange(question_points.size), question_points)
+        shares = _domain_scores(by_criterion, questionnaire, domain_keys, excluded, level, names,
+                                index=index, by_question=by_question,
+                                question_points=question_points)
+        scores = [replace(score, indices=(*score.indices, share))
+                  for score, share in zip(scores, shares, strict=True)]
+    return scores
+
+
+def _domain_scores(
+    result: DomainArrays, questionnaire: Questionnaire, domain_keys, excluded: np.ndarray,
+    level: float, names: Mapping[str, str], *, index: Index | None = None,
+    by_question: DomainArrays | None = None, question_points: np.ndarray | None = None,
+) -> list[DomainScore]:
+    """One `DomainScore` per domain from the estimator's arrays.
+
+    With `index`, everything is a share: the total divided by M, criterion k by P_k and question
+    q (from `by_question`) by p_q, variances by the squares; intervals are logit-t on [0, 1].
+    """
+    arrays = questionnaire_arrays(questionnaire)
+    maximum = float(questionnaire.max_points)
+    criterion_points = arrays["criterion_points"]
+    total_scale, criterion_scale = (1.0, np.ones_like(criterion_points)) if index is None else (
+        maximum, criterion_points)
+    totals = estimates_with_intervals(
+        result.total / total_scale, result.total_variance / total_scale**2,
+        maximum / total_scale, result.df, result.n, level)
+    criteria = estimates_with_intervals(
+        result.criterion_score / criterion_scale, result.criterion_variance / criterion_scale**2,
+        (criterion_points / criterion_scale)[None, :], result.criterion_df, result.criterion_n,
+        level,
+    )
+    questions = None
+    if by_question is not None:
+        questions = estimates_with_intervals(
+            by_question.criterion_score / question_points,
+            by_question.criterion_variance / question_points**2, 1.0, by_question.criterion_df,
+            by_question.criterion_n, level)
     codes = [c.code for c in questionnaire.criteria]
+    question_codes = questionnaire.question_codes
     scores = []
     for d, (unit, period) in enumerate(domain_keys):
         n, df = int(result.n[d]), float(result.df[d])
         criterion_estimates = tuple(
-            make_estimate(criteria, (d, k), float(arrays["criterion_points"][k]), df, n,
-                          (PARTIAL,) if result.criterion_partial[d, k] else (), code)
+            make_estimate(criteria, (d, k), float(criterion_points[k] / criterion_scale[k]),
+                          float(result.criterion_df[d, k]), int(result.criterion_n[d, k]),
+                          (PARTIAL,) if result.criterion_partial[d, k] else (), code,
+                          domain_n=n)
             for k, code in enumerate(codes)
+        )
+        question_estimates = () if questions is None else tuple(
+            make_estimate(questions, (d, q), 1.0, float(by_question.criterion_df[d, q]),
+                          int(by_question.criterion_n[d, q]), code=code, domain_n=n)
+            for q, code in enumerate(question_codes)
         )
         missing = [c.code for c in criterion_estimates if c.score is None]
         total, reason = None, None
@@ -650,14 +782,20 @@ def _score_version(
             reason = (f"criterion {', '.join(missing)} has no scored answers, "
                       "so the total is undefined")
         else:
-            total = make_estimate(totals, d, maximum, df, n)
+            total = make_estimate(totals, d, maximum / total_scale, df, n)
+        structure = questionnaire.structure()
+        if index is not None:
+            structure = tuple((code, 1.0) for code, _ in structure)
         scores.append(DomainScore(
             unit=str(unit), period=str(period), questionnaire=questionnaire.id,
-            version=questionnaire.version, n=n, maximum=maximum,
-            structure=questionnaire.structure(), total=total, criteria=criterion_estimates,
+            version=questionnaire.version, n=n, maximum=maximum / total_scale,
+            structure=structure, total=total, criteria=criterion_estimates,
             level=level, excluded=int(excluded[d]), reason=reason,
             unit_name=names.get(unit), partial_criteria=tuple(
                 c.code for c in criterion_estimates if PARTIAL in c.flags),
+            index=None if index is None else index.code,
+            index_label=None if index is None else index.label,
+            questions=question_estimates,
         ))
     return scores
 

@@ -219,3 +219,65 @@ def test_commands_have_help(command, capsys):
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert len(capsys.readouterr().out) > 200
+
+
+# --- issue 13: survey rank, and indices in survey score --json --------------------------------
+
+
+def test_rank_prints_both_kinds_of_rank_sets(province, capsys):
+    scores = run_json(capsys, "score", "--questionnaire", FAMILY, "--period", "2024-Q3")
+    marginal = run_json(capsys, "rank", "--questionnaire", FAMILY, "--period", "2024-Q3")
+    simultaneous = run_json(capsys, "rank", "--questionnaire", FAMILY, "--period", "2024-Q3",
+                            "--simultaneous")
+    assert marginal["kind"] == "marginal" and simultaneous["kind"] == "simultaneous"
+    assert marginal["k"] == 2 and marginal["version"] == "2024" and marginal["period"] == "2024-Q3"
+    # K = 2: c = Φ⁻¹(0.975) for both kinds (R: qnorm(0.975)).
+    assert marginal["critical_value"] == pytest.approx(1.959963984540054, rel=1e-14)
+    totals = {d["unit"]: d["total"] for d in scores}
+    high, low = sorted(totals, key=lambda u: -totals[u]["score"])
+    gap = totals[high]["score"] - totals[low]["score"]
+    apart = gap > 1.959963984540054 * np.hypot(totals[high]["se"], totals[low]["se"])
+    expected = [(high, 1, 1, 1 if apart else 2), (low, 2, 2 if apart else 1, 2)]
+    assert [(u["unit"], u["rank"], u["lower"], u["upper"]) for u in marginal["units"]] == expected
+    assert marginal["units"][0]["unit_name"] is not None
+    assert marginal["distinguishable"] == ([[high, low]] if apart else [])
+    assert marginal["left_out"] == [] and marginal["indices"] == {}
+
+
+def test_rank_requires_responses(province, capsys):
+    assert main(["rank", "--questionnaire", FAMILY, "--period", "2021-Q1", "--json"]) == 2
+    assert "no dtxhh-haugiang responses" in capsys.readouterr().err
+
+
+@pytest.fixture
+def sipas_unit(cli_env):
+    """One unit, 2024-Q4, SIPAS answers: 5 respondents "5" on every item, 3 "3", 2 "0"."""
+    path = next(p for p in shipped_questionnaire_paths() if p.name == "sipas-2024.yaml")
+    sipas = load_questionnaire(path)
+    with session_scope() as session:
+        row = register_questionnaire(session=session, questionnaire=sipas)[0]
+        unit = add_organisation(session=session, code="HG05", name="UBND xã")
+        for i, option in enumerate("5555533300"):
+            store_response(session=session, questionnaire_row=row, unit_id=unit.id,
+                           period="2024-Q4", group_code=None,
+                           answers={q.code: option for q in sipas.questions},
+                           idempotency_key=f"sipas-{i}", commit=False)
+    return cli_env
+
+
+def test_score_json_carries_the_satisfaction_share(sipas_unit, capsys):
+    [document] = run_json(capsys, "score", "--questionnaire", "sipas", "--period", "2024-Q4")
+    share = document["indices"]["hai-long"]
+    assert share["label"] == "Tỷ lệ hài lòng"
+    assert share["share"] == pytest.approx(5 / 8, abs=1e-15)  # "0" is not in the denominator
+    assert share["df"] == 10 - 1 and share["se"] > 0 and len(share["ci"]) == 2
+    assert set(share["criteria"][0]) >= {"code", "share", "se", "df", "ci", "flags"}
+    # An element counts its own respondents: the two "0" respondents gave no scored answer.
+    assert [(c["share"], c["df"], c["n"]) for c in share["criteria"]] == [
+        (pytest.approx(5 / 8, abs=1e-15), 7, 8)] * 5
+    assert share["criteria"][0]["flags"] == ["low_reliability"]
+    assert len(share["questions"]) == 20
+    # Points beside it: (5 · 1 + 3 · 0.5) / 8 of 10.
+    assert document["total"]["score"] == pytest.approx(10 * 6.5 / 8, rel=1e-14)
+    ranked = run_json(capsys, "rank", "--questionnaire", "sipas", "--period", "2024-Q4")
+    assert ranked["indices"]["hai-long"]["units"][0]["score"] == pytest.approx(5 / 8, abs=1e-15)

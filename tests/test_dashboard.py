@@ -109,7 +109,10 @@ def test_province_report_ranks_units_and_adjusts_p_values(source):
     ranking = report.ranking
     assert len(ranking) == 12
     assert list(ranking["score"]) == sorted(ranking["score"], reverse=True)
-    assert ranking["rank_label"].iloc[0] == "1/12" and ranking["rank_label"].iloc[-1] == "12/12"
+    # The label carries the rank set (issue 13): "1/12 (khoảng 1–…)".
+    assert ranking["rank_label"].iloc[0].startswith("1/12 (khoảng 1–")
+    assert ranking["rank_label"].iloc[-1].startswith("12/12 (khoảng ")
+    assert ranking["rank_label"].iloc[-1].endswith("–12)")
     current = [engine_score(source, u, "2024-Q4") for u in sorted(ranking["unit"])]
     baseline = [engine_score(source, u, "2024-Q3") for u in sorted(ranking["unit"])]
     expected = {c.unit: c.total for c in compare_units(current, baseline)}
@@ -148,3 +151,28 @@ def test_verdicts_in_plain_vietnamese(change, expected):
 def test_verdict_in_english():
     assert verdict(_change(-0.83, -1.2, 0.1), lang="en") == (
         "down 0.83 points — not enough evidence of a real fall")
+
+
+def test_province_report_rank_sets_by_plain_loops(source):
+    # SCORING.md's rank sets written as loops over pairs, on the report's own totals and SEs.
+    from scipy.stats import norm
+    report = province_report(source=source, period="2024-Q4", against="previous")
+    scores = {u: s.total for u, s in report.scores.items()}
+    units = sorted(u for u, total in scores.items() if total and total.se is not None)
+    k = len(units)
+    for simultaneous, suffix in ((False, ""), (True, "_all")):
+        c = norm.isf(0.05 / (k * (k - 1)) if simultaneous else 0.05 / (2 * (k - 1)))
+        for row in report.ranking.itertuples():
+            j = scores[row.unit]
+            better = worse = 0
+            for other in units:
+                if other == row.unit:
+                    continue
+                d = scores[other].score - j.score
+                s = math.sqrt(j.se ** 2 + scores[other].se ** 2)
+                better += d - c * s > 0
+                worse += -d - c * s > 0
+            assert getattr(row, "rank_low" + suffix) == 1 + better
+            assert getattr(row, "rank_high" + suffix) == k - worse
+            assert getattr(row, "rank_low" + suffix) <= row.rank <= getattr(row, "rank_high" + suffix)
+    assert report.rank_sets.k == k

@@ -154,3 +154,103 @@ def test_every_report_page_renders_in_english(signed_in, page):
     assert at.title[0].value in {"Satisfaction survey and administrative-reform index",
                                  "Unit survey score", "Province overview",
                                  "Administrative-reform (PAR) index"}
+
+
+# --- issue 13: rank intervals and the SIPAS satisfaction share --------------------------------
+
+
+def test_province_page_shows_rank_intervals_chart_and_distinguishability(signed_in, source):
+    at = signed_in("pages/province.py", query={"period": "2024-Q4"})
+    report = province_report(source=source, period="2024-Q4", classify=classify)
+    table = at.dataframe[0].value
+    first = report.ranking.iloc[0]
+    assert table["Hạng"].iloc[0] == (f"1/{report.rank_sets.k} (khoảng {int(first['rank_low'])}–"
+                                     f"{int(first['rank_high'])})")
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert any('"rank_low_all"' in s and '"set_rank"' in s for s in specs)  # rank-set chart
+    lines = " ".join(m.value for m in at.markdown)
+    assert "cặp đơn vị khác nhau rõ ràng" in lines
+
+
+@pytest.fixture(scope="module")
+def sipas_url(app_url, tmp_path_factory):
+    """The pages' database plus SIPAS answers for three units in 2024-Q4 and 2024-Q3."""
+    import sqlite3
+
+    from survey.storage.organisations import get_organisation
+    from survey.storage.questionnaires import get_questionnaire_version, questionnaire_of
+    from survey.storage.responses import store_response
+
+    path = tmp_path_factory.mktemp("sipas") / "app.db"
+    with sqlite3.connect(app_url.removeprefix("sqlite:///")) as source_db, \
+            sqlite3.connect(path) as copy:
+        source_db.backup(copy)  # includes what is still in the WAL
+    url = f"sqlite:///{path}"
+    rng = __import__("numpy").random.default_rng(13)
+    with new_session(make_engine(url)) as session:
+        row = get_questionnaire_version(session=session, reference="sipas@2024")
+        questions = questionnaire_of(row).questions
+        count = 0
+        for unit, options in (("HG01", "345555"), ("HG02", "1234450"), ("HG03", "2345")):
+            unit_id = get_organisation(session=session, code=unit).id
+            for period in ("2024-Q3", "2024-Q4"):
+                for _ in range(25):
+                    count += 1
+                    store_response(session=session, questionnaire_row=row, unit_id=unit_id,
+                                   period=period, group_code=None,
+                                   answers={q.code: str(rng.choice(list(options)))
+                                            for q in questions},
+                                   idempotency_key=f"sipas-{count}", commit=False)
+        session.commit()
+    return url
+
+
+def test_sipas_share_on_the_unit_and_province_pages(sipas_url, monkeypatch):
+    monkeypatch.setenv("SURVEY_DATABASE_URL", sipas_url)
+    monkeypatch.setenv("SURVEY_DEMO", "0")
+    st.cache_resource.clear()
+    shared_engine.cache_clear()
+    with new_session(make_engine(sipas_url)) as session:
+        sipas = load_source(session=session, family="sipas", scope=FULL_ACCESS,
+                            include_flagged=False)
+        report = unit_report(session=session, source=sipas, scope=FULL_ACCESS, unit="HG02",
+                             period="2024-Q4")
+    share = report.current.index_score("hai-long")
+    for page, query in (("pages/unit.py", {"unit": "HG02", "period": "2024-Q4", "q": "sipas"}),
+                        ("pages/province.py", {"period": "2024-Q4", "q": "sipas"})):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.session_state["auth"] = tab_auth("admin")
+        at.run()
+        at.query_params.update(query)
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+        metrics = {m.label: m.value for m in at.metric}
+        if page == "pages/unit.py":
+            assert metrics["Tỷ lệ hài lòng chung"] == f"{vi(100 * share.total.score)} %"
+            items = at.dataframe[1].value
+            assert len(items) == 1 + 5 + 20  # overall, five elements, twenty items
+            assert items["Tỷ lệ hài lòng"].iloc[1] == f"{vi(100 * share.criteria[0].score)} %"
+        else:
+            table = at.dataframe[0].value
+            assert "Tỷ lệ hài lòng" in table.columns
+            row = table[table["Mã"] == "HG02"].iloc[0]
+            assert row["Tỷ lệ hài lòng"] == f"{vi(100 * share.total.score)} %"
+            assert "Tỷ lệ hài lòng toàn tỉnh" in metrics
+    st.cache_resource.clear()
+    shared_engine.cache_clear()
+
+
+def test_par_ranking_shows_the_survey_part_rank_set(signed_in, source):
+    from survey.dashboard import rank_text
+    from survey.par_view import survey_rank_sets
+
+    at = signed_in("pages/par.py")
+    at.selectbox[0].select(2024).run()
+    ranking = at.dataframe[-1].value
+    units = [label.split(" — ")[0] for label in ranking["Đơn vị"]]
+    sets = survey_rank_sets(source, 2024, units)
+    places = {u.unit: u for u in sets.units}
+    assert list(ranking["Hạng phần khảo sát"]) == [
+        rank_text(places[u].rank, sets.k, places[u].lower, places[u].upper) for u in units]
+    assert all("(khoảng " in label for label in ranking["Hạng phần khảo sát"])
+    assert any("cặp đơn vị" in c.value for c in at.caption)

@@ -60,6 +60,13 @@ def test_province_workbook_ranking_equals_the_report(source):
     assert [r[4] for r in body] == pytest.approx(list(report.ranking["score"]), rel=1e-14)
     assert [r[11] for r in body] == pytest.approx(list(report.ranking["p_adjusted"]), rel=1e-14)
     assert {r[12] for r in body} <= {"có", "không"}
+    # Both bounds of both rank sets (issue 13), equal to the report's.
+    assert rows[3][13:17] == ("Khoảng hạng — từ", "Khoảng hạng — đến",
+                              "Khoảng hạng đồng thời — từ", "Khoảng hạng đồng thời — đến")
+    for column, name in ((13, "rank_low"), (14, "rank_high"), (15, "rank_low_all"),
+                         (16, "rank_high_all")):
+        assert [r[column] for r in body] == list(report.ranking[name].astype(int))
+    assert all(r[15] <= r[13] and r[14] <= r[16] for r in body)
     criteria = list(workbook["Theo tiêu chí"].iter_rows(values_only=True))
     assert len(criteria) == 13 and criteria[0][2] == "TC 1 (/4)"
     method = dict(workbook["Phương pháp"].iter_rows(values_only=True))
@@ -77,7 +84,8 @@ def test_cli_report_unit_and_province(demo_url, tmp_path, monkeypatch, capsys):
     _, rows = rows_of(out.read_bytes(), "Bảng điểm")
     assert rows[3][3] == "6 tháng đầu năm 2024"
     assert main(["report", "province", "--period", "2024", "--out", str(tmp_path / "p.xlsx")]) == 0
-    assert "12 units" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "12 units" in printed and "(khoảng " in printed
     assert main(["report", "unit", "--unit", "HG02", "--period", "2024", "--out",
                  str(tmp_path / "x.csv")]) == 2
     common.engine.cache_clear()

@@ -70,6 +70,10 @@ def _province(args: argparse.Namespace) -> int:
             raise CliError(f"no responses in {period}")
         _write(args.out, province_workbook(report))
     print(f"{args.out}: {len(report.ranking)} units ranked for {period}")
+    for row in report.ranking.itertuples():
+        print(f"  {row.rank_label:<24} {row.unit} {row.unit_name}")
+    if report.aggregate is not None and report.aggregate.left_out:
+        print("  left out of the average: " + ", ".join(report.aggregate.left_out_named()))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Score commands: `survey score`, `survey compare`, `survey par`.
+"""Score commands: `survey score`, `survey compare`, `survey rank`, `survey par`.
 
 `score` and `compare` print, with --json, full-precision numbers (null where there is no value, with
 a "reason"); without it, a readable table in the Vietnamese number format.
@@ -29,6 +29,7 @@ from survey.par import (
 )
 from survey.periods import Period, parse_period
 from survey.questionnaire import Questionnaire
+from survey.ranking import Ranking, distinguishable_sentence, ranking_of
 from survey.scoring import DomainScore, Estimate, score_domains
 from survey.storage.organisations import get_organisation, list_organisations
 from survey.storage.questionnaires import (
@@ -109,6 +110,21 @@ def _print_scores(scores: Sequence[DomainScore]) -> None:
         for criterion in score.criteria:
             print(_estimate_line(criterion.code or "", criterion))
         print(_estimate_line("Tổng", score.total, score.reason))
+        for index in score.indices:
+            print(f"  {index.index_label or index.index} (%):")
+            for criterion in index.criteria:
+                print(_share_line(criterion.code or "", criterion))
+            print(_share_line("Chung", index.total, index.reason))
+
+
+def _share_line(label: str, estimate: Estimate | None, reason: str | None = None) -> str:
+    if estimate is None or estimate.score is None:
+        return f"    {label:<8} {'—':>8}  {(estimate.reason if estimate else reason) or ''}"
+    ci = (f"[{format_number(100 * estimate.ci[0])}; {format_number(100 * estimate.ci[1])}]"
+          if estimate.ci else "—")
+    notes = ", ".join(estimate.flags + ((estimate.reason,) if estimate.reason else ()))
+    return (f"    {label:<8} {format_number(100 * estimate.score):>8} %  KTC {ci:<18} "
+            f"{notes}").rstrip()
 
 
 def _province_label(session: Session) -> str:
@@ -143,6 +159,13 @@ def _score(args: argparse.Namespace) -> int:
             for criterion in result.criteria:
                 print(_estimate_line(criterion.code or "", criterion))
             print(_estimate_line("Tổng", result.total, result.reason))
+            if getattr(result, "left_out", ()):
+                print("  left out: " + "; ".join(
+                    f"{name} — {reason}" for name, (_, reason) in
+                    zip(result.left_out_named(), result.left_out, strict=True)))
+            for index in getattr(result, "indices", ()):
+                print(f"  {index.index} (%):")
+                print(_share_line("Chung", index.total, index.reason))
     else:
         _print_scores(results)
     return 0
@@ -233,6 +256,59 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- survey rank -------------------------------------------------------------------------------
+
+
+def _ranking_document(ranking: Ranking) -> dict[str, Any]:
+    return {**ranking.to_dict(),
+            "distinguishable": [list(pair) for pair in ranking.distinguishable()],
+            "summary": distinguishable_sentence(ranking)}
+
+
+def _rank(args: argparse.Namespace) -> int:
+    level = _level(args.level)
+    period = parse_period(args.period)
+    with session_scope() as session:
+        family, version, questionnaires = _questionnaires(session, args.questionnaire)
+        responses = _responses(session, family, version, None, period.quarters,
+                               args.exclude_flagged)
+    scores = _scored(score_domains, responses, questionnaires, periods=[str(period)], level=level)
+    notes: list[str] = []
+    by_version: dict[str, list[DomainScore]] = {}
+    for score in scores:
+        by_version.setdefault(score.version, []).append(score)
+    if not by_version:
+        raise CliError(f"no {family} responses in {period}")
+    chosen = max(by_version, key=lambda v: (sum(s.n for s in by_version[v]), v))
+    if len(by_version) > 1:
+        notes.append(f"{period} mixes versions {', '.join(sorted(by_version))}: ranked version "
+                     f"{chosen} (most responses); give --questionnaire {family}@VERSION to choose")
+    view = by_version[chosen]
+    ranking = ranking_of(view, level, args.simultaneous)
+    questionnaire = questionnaires[chosen]
+    document = {"questionnaire": family, "version": chosen, "period": str(period),
+                **_ranking_document(ranking),
+                "indices": {index.code: _ranking_document(
+                    ranking_of(view, level, args.simultaneous, index=index.code))
+                    for index in questionnaire.indices},
+                "notes": notes}
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print_json(document)
+        return 0
+    print(f"{family}@{chosen} · {period} · {ranking.kind} · K = {ranking.k}")
+    for unit in ranking.units:
+        name = f" {unit.unit_name}" if unit.unit_name else ""
+        if unit.rank is None:
+            print(f"  —      {unit.unit}{name}  ({unit.reason})")
+            continue
+        print(f"  {unit.rank}/{ranking.k} ({unit.lower}–{unit.upper})  {unit.unit}{name}  "
+              f"{format_number(unit.score)}")
+    print(distinguishable_sentence(ranking))
+    return 0
+
+
 # --- survey par --------------------------------------------------------------------------------
 
 
@@ -317,6 +393,24 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="leave out responses flagged as suspicious")
     compare.add_argument("--json", action="store_true", help="print JSON (full precision)")
     compare.set_defaults(handler=_compare)
+
+    rank = commands.add_parser(
+        "rank", help="league table with rank confidence sets (marginal or simultaneous)",
+        description="Rank every unit of one period by its total and give each unit's rank "
+                    "interval: marginal (each unit on its own, Bonferroni over its K − 1 "
+                    "comparisons) or, with --simultaneous, for the whole table at once. Units "
+                    "without a standard error are listed as left out. Indices of the "
+                    "questionnaire are ranked the same way.")
+    rank.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]",
+                      help="questionnaire family, optionally one version")
+    rank.add_argument("--period", required=True, help="2024-Q3, 2024-H1 or 2024")
+    rank.add_argument("--simultaneous", action="store_true",
+                      help="sets valid for all units at once (default: marginal)")
+    rank.add_argument("--level", help="confidence level (default 0.95 or SURVEY_CI_LEVEL)")
+    rank.add_argument("--exclude-flagged", action="store_true",
+                      help="leave out responses flagged as suspicious")
+    rank.add_argument("--json", action="store_true", help="print JSON (full precision)")
+    rank.set_defaults(handler=_rank)
 
     par = commands.add_parser(
         "par", help="PAR index: appraised criteria plus the survey score, class and rank",

@@ -36,7 +36,9 @@ def register_questionnaire(
     """Register a version; returns (row, 'added' | 'unchanged' | 'updated').
 
     The same content twice is a no-op. Different content under an existing id and
-    version replaces it only while no response uses that version.
+    version replaces it only while no response uses that version, or when it differs only in
+    its indices (answers, points and texts unchanged: e.g. the shipped `sipas` 2024 gaining its
+    satisfaction share), which leaves every stored response's meaning and points intact.
     """
     existing = session.exec(
         select(QuestionnaireVersion).where(
@@ -47,7 +49,8 @@ def register_questionnaire(
     if existing is not None:
         if existing.content_hash == questionnaire.content_hash:
             return existing, "unchanged"
-        if count_responses_for_version(session=session, version_id=existing.id):
+        if (count_responses_for_version(session=session, version_id=existing.id)
+                and not questionnaire_of(existing).differs_only_in_indices(questionnaire)):
             raise StorageError(
                 f"questionnaire {questionnaire.key} already has responses: its content cannot "
                 "change. Register the revision under a new version."

@@ -19,7 +19,14 @@
 #     delta method, i.e. the Taylor linearisation, with R's stratified variance
 #     n_h / (n_h - 1) * sum (u_i - mean_h u)^2 (no finite-population correction);
 #   * a stratum with a single respondent contributes 0 (options(survey.lonely.psu = "certainty"));
-#   * df = degf(design) = respondents - strata.
+#   * df = degf(design) = respondents - strata for the total; a criterion's df counts only its own
+#     respondents (SCORING.md, "Small domains"): n_k = respondents with a scored answer in k,
+#     df_k = n_k - (strata among them);
+#   * the index "tot" (share of answers A or B; SCORING.md, "Indices") per question as
+#     svyratio(~g_q, ~x_q) with g_q = 1 for A or B, and per criterion (the mean of its questions'
+#     shares over the questions with x_q > 0) and overall (sum of P_k * criterion share / M) as
+#     svycontrast()s of the svytotals of g_q and x_q; df as for the points (a question's own
+#     respondents and strata for a question). Measures "index:total", "index:<k>", "index:q:<q>".
 # Domains: unit x quarter (strata = groups); unit x year 2024, pooling both quarters; the province
 # x quarter pooled over respondents (weights W_g / n_{g,province}, strata = unit x group); and the
 # change 2024-Q2 minus 2024-Q1 of every unit, as one contrast on a design holding both quarters
@@ -51,6 +58,7 @@ for (q in questions) {
   score <- unname(option_score[responses[[q]]])
   responses[[variable("x", q)]] <- as.numeric(answered)
   responses[[variable("y", q)]] <- ifelse(answered, points[[q]] * score, 0)
+  responses[[variable("g", q)]] <- as.numeric(responses[[q]] %in% c("A", "B"))
 }
 
 # w = W_g / n_{g,d}, with the weighting cell `cell` (group within the domain).
@@ -77,14 +85,62 @@ score_expressions <- function(x_totals, suffix = "") {
   texts
 }
 
+# df of the respondents with a scored answer on any of `in_k`: their count minus their strata.
+own_df <- function(data, in_k) {
+  answering <- rowSums(as.matrix(data[, variable("x", in_k), drop = FALSE])) > 0
+  sum(answering) - length(unique(data$stratum[answering]))
+}
+
 estimate <- function(data, kind, unit, period) {
   design <- svydesign(ids = ~1, strata = ~stratum, weights = ~w, data = data)
   totals <- svytotal(reformulate(c(variable("y", questions), variable("x", questions))), design)
   texts <- score_expressions(coef(totals))
   result <- svycontrast(totals, lapply(texts, str2lang))
-  data.frame(kind = kind, unit = unit, period = period, measure = names(texts),
-             estimate = unname(coef(result)), se = unname(SE(result)),
-             df = degf(design), n = nrow(data))
+  df <- sapply(names(texts), function(m) {
+    if (m == "total") degf(design) else own_df(data, questions[criterion_of[questions] == m])
+  })
+  points_rows <- data.frame(kind = kind, unit = unit, period = period, measure = names(texts),
+                            estimate = unname(coef(result)), se = unname(SE(result)),
+                            df = unname(df), n = nrow(data))
+  rbind(points_rows, estimate_index(data, design, kind, unit, period))
+}
+
+# The index "tot": shares of answers A or B, every question of a criterion counting equally.
+estimate_index <- function(data, design, kind, unit, period) {
+  totals <- svytotal(reformulate(c(variable("g", questions), variable("x", questions))), design)
+  x <- coef(totals)[variable("x", questions)]
+  answered <- questions[x > 0]
+  out <- list()
+  for (q in answered) {  # per question: svyratio
+    ratio <- svyratio(reformulate(variable("g", q)), reformulate(variable("x", q)), design)
+    out[[length(out) + 1]] <- data.frame(
+      kind = kind, unit = unit, period = period, measure = paste0("index:q:", q),
+      estimate = unname(coef(ratio)), se = unname(SE(ratio)), df = own_df(data, q),
+      n = nrow(data))
+  }
+  texts <- character(0)
+  for (k in names(criterion_points)) {
+    in_k <- intersect(questions[criterion_of[questions] == k], answered)
+    if (length(in_k) == 0) next
+    texts[paste0("index:", k)] <- sprintf(
+      "(%s) / %d", paste0(variable("g", in_k), " / ", variable("x", in_k), collapse = " + "),
+      length(in_k))
+  }
+  if (length(texts) == length(criterion_points)) {
+    texts["index:total"] <- sprintf(
+      "(%s) / %.17g",
+      paste0(sprintf("%.17g * (", criterion_points), texts, ")", collapse = " + "),
+      sum(criterion_points))
+  }
+  result <- svycontrast(totals, lapply(texts, str2lang))
+  df <- sapply(names(texts), function(m) {
+    k <- sub("index:", "", m, fixed = TRUE)
+    if (k == "total") degf(design) else own_df(data, questions[criterion_of[questions] == k])
+  })
+  out[[length(out) + 1]] <- data.frame(
+    kind = kind, unit = unit, period = period, measure = names(texts),
+    estimate = unname(coef(result)), se = unname(SE(result)), df = unname(df), n = nrow(data))
+  do.call(rbind, out)
 }
 
 rows <- list()

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import io
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
+from tab_session import tab_auth
 
 from survey.auth import create_user, scope_of
 from survey.config import SettingsError, load_settings
@@ -51,7 +51,7 @@ def open_page(app_url, monkeypatch):
 
     def opened(page: str, username: str = "admin", query: dict | None = None) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=120)
-        at.session_state["auth"] = {"username": username, "last_seen": time.time()}
+        at.session_state["auth"] = tab_auth(username, app_url)
         at.run()
         if query:
             at.query_params.update(query)

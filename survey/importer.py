@@ -129,7 +129,7 @@ def read_table(content: bytes, filename: str) -> pd.DataFrame:
     try:
         if xlsx:
             raw = pd.read_excel(io.BytesIO(content), dtype=str, header=None, keep_default_na=False,
-                                nrows=MAX_ROWS + 2, engine="openpyxl")
+                                nrows=MAX_ROWS + 2, engine="calamine")
         else:
             text = content.decode("utf-8-sig")
             raw = pd.read_csv(io.StringIO(text), dtype=str, header=None, keep_default_na=False,

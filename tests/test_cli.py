@@ -328,3 +328,20 @@ def test_demo_into_a_database_with_units_is_refused(initialised, capsys):
     assert "already has units" in err
     assert count_rows(initialised, Response) == 0
     assert count_rows(initialised, Organisation) == 2
+
+
+HEAVY = ("pandas", "scipy", "numpy", "streamlit", "sqlalchemy", "sqlmodel", "openpyxl")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["score", "--help"], ["campaign", "open", "--help"],
+                                  ["report", "unit", "--help"], ["import", "--help"]])
+def test_help_imports_no_heavy_library(argv):
+    """`survey --help` and every command's --help answer without pandas, scipy, Streamlit or
+    the database layer (issue 11): the parsers import none of them."""
+    code = ("import sys\nfrom survey.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit:\n    pass\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert "usage: survey" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -61,12 +61,13 @@ def test_province_workbook_ranking_equals_the_report(source):
     assert [r[11] for r in body] == pytest.approx(list(report.ranking["p_adjusted"]), rel=1e-14)
     assert {r[12] for r in body} <= {"có", "không"}
     # Both bounds of both rank sets (issue 13), equal to the report's.
-    assert rows[3][13:17] == ("Khoảng hạng — từ", "Khoảng hạng — đến",
+    assert rows[3][13] == "Độ tin cậy"
+    assert rows[3][14:18] == ("Khoảng hạng — từ", "Khoảng hạng — đến",
                               "Khoảng hạng đồng thời — từ", "Khoảng hạng đồng thời — đến")
-    for column, name in ((13, "rank_low"), (14, "rank_high"), (15, "rank_low_all"),
-                         (16, "rank_high_all")):
+    for column, name in ((14, "rank_low"), (15, "rank_high"), (16, "rank_low_all"),
+                         (17, "rank_high_all")):
         assert [r[column] for r in body] == list(report.ranking[name].astype(int))
-    assert all(r[15] <= r[13] and r[14] <= r[16] for r in body)
+    assert all(r[16] <= r[14] and r[15] <= r[17] for r in body)
     criteria = list(workbook["Theo tiêu chí"].iter_rows(values_only=True))
     assert len(criteria) == 13 and criteria[0][2] == "TC 1 (/4)"
     method = dict(workbook["Phương pháp"].iter_rows(values_only=True))

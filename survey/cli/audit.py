@@ -28,14 +28,3 @@ def _audit_list(args: argparse.Namespace) -> int:
                 row["at"], row["username"], row["action"], row["target"] or "-",
                 row["detail"] or "")))
     return 0
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    audit = commands.add_parser("audit", help="the audit log: who did what, when")
-    actions = audit.add_subparsers(dest="action_name", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="list audit entries, newest first (Vietnam time)")
-    listing.add_argument("--user", help="only this username ('cli' for the command line)")
-    listing.add_argument("--action", help="only this action, e.g. import, user_created, login_failed")
-    listing.add_argument("--limit", type=int, default=200, help="at most this many entries (200)")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(handler=_audit_list)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from survey.cli.common import CliError, print_json, quarter_argument, session_scope
+from survey.cli.common import CliError, print_json, session_scope
 from survey.links import CampaignLink, campaign_url, open_campaign_link, province_links
 from survey.models import Campaign
 from survey.posters import campaign_poster_pdf, poster_content, posters_pdf
@@ -103,14 +103,21 @@ def _open(args: argparse.Namespace) -> int:
     return 0
 
 
-def _end(action, verb: str):
-    def handler(args: argparse.Namespace) -> int:
-        with session_scope() as session:
-            campaign = action(session=session, campaign=_only_open_campaign(session, args))
-            print(f"{_describe(session, campaign)} {verb}")
-        return 0
+def _end(args: argparse.Namespace, action, verb: str) -> int:
+    with session_scope() as session:
+        campaign = action(session=session, campaign=_only_open_campaign(session, args))
+        print(f"{_describe(session, campaign)} {verb}")
+    return 0
 
-    return handler
+
+def _close(args: argparse.Namespace) -> int:
+    """End collection: the link then says the survey has ended."""
+    return _end(args, close_campaign, "closed")
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    """Withdraw the link: it then says it was withdrawn."""
+    return _end(args, revoke_campaign, "revoked")
 
 
 def _rotate(args: argparse.Namespace) -> int:
@@ -233,87 +240,3 @@ def _qr(args: argparse.Namespace) -> int:
         _note(f"{_describe(session, link.campaign)}: {out} written")
     print(link.url)
     return 0
-
-
-def _add_selection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--id", type=int, help="campaign id (see `survey campaign list`)")
-    parser.add_argument("--unit", help="unit code")
-    parser.add_argument("--period", type=quarter_argument, help="quarter, e.g. 2024-Q3 (or Q3/2024)")
-    parser.add_argument(
-        "--questionnaire", metavar="ID[@VERSION]", help="questionnaire (default: any)"
-    )
-
-
-def _add_base_url(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--base-url",
-        help="public address of the app (default: SURVEY_BASE_URL, http://localhost:8501)",
-    )
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    campaign = commands.add_parser(
-        "campaign", help="open, close, revoke, rotate and list collection campaigns (QR links)"
-    )
-    actions = campaign.add_subparsers(dest="action", metavar="ACTION", required=True)
-
-    opening = actions.add_parser(
-        "open",
-        help="open the campaign of unit × quarter × questionnaire (or reuse it); print its URL",
-    )
-    opening.add_argument("--unit", required=True, help="unit code")
-    opening.add_argument("--period", required=True, type=quarter_argument,
-                        help="quarter, e.g. 2024-Q3 (or Q3/2024)")
-    opening.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]")
-    opening.add_argument("--days", type=int, help="link valid for N days from now (new: 90)")
-    _add_base_url(opening)
-    opening.set_defaults(handler=_open)
-
-    for name, action, verb, text in (
-        ("close", close_campaign, "closed", "end collection; the link says the survey has ended"),
-        ("revoke", revoke_campaign, "revoked", "withdraw the link; it says it was withdrawn"),
-    ):
-        ending = actions.add_parser(name, help=text)
-        _add_selection(ending)
-        ending.set_defaults(handler=_end(action, verb))
-
-    rotate = actions.add_parser(
-        "rotate", help="issue a new link for an open campaign; older links stop working"
-    )
-    _add_selection(rotate)
-    _add_base_url(rotate)
-    rotate.set_defaults(handler=_rotate)
-
-    listing = actions.add_parser("list", help="list campaigns with their response counts")
-    listing.add_argument("--unit", help="a unit and the units below it")
-    listing.add_argument("--period", type=quarter_argument, help="quarter, e.g. 2024-Q3 (or Q3/2024)")
-    listing.add_argument("--status", choices=["open", "closed", "revoked"])
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    _add_base_url(listing)
-    listing.set_defaults(handler=_list)
-
-    qr = commands.add_parser(
-        "qr",
-        help="write a campaign's QR code (PNG, SVG) or A4 poster (PDF); opens the campaign if needed",
-    )
-    qr.add_argument("--unit", help="unit code")
-    qr.add_argument(
-        "--province",
-        nargs="?",
-        const=True,
-        metavar="CODE",
-        help="one PDF with the posters of every unit of the province (CODE needed if several)",
-    )
-    qr.add_argument("--period", required=True, type=quarter_argument,
-                        help="quarter, e.g. 2024-Q3 (or Q3/2024)")
-    qr.add_argument(
-        "--questionnaire",
-        metavar="ID[@VERSION]",
-        help="default for --unit: the questionnaire of its one open campaign",
-    )
-    qr.add_argument(
-        "--out", required=True, help="FILE.pdf (poster), FILE.png or FILE.svg (QR code)"
-    )
-    qr.add_argument("--days", type=int, help="for campaigns opened now: valid N days (default 90)")
-    _add_base_url(qr)
-    qr.set_defaults(handler=_qr)

@@ -8,12 +8,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
-from survey.db import create_schema, make_engine, new_session
+if TYPE_CHECKING:  # imported when a command runs, not for --help
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
 
 
 class CliError(Exception):
@@ -23,6 +22,8 @@ class CliError(Exception):
 @cache
 def engine() -> Engine:
     """The process's engine (SURVEY_DATABASE_URL), with the schema created."""
+    from survey.db import create_schema, make_engine
+
     made = make_engine()
     create_schema(made)
     return made
@@ -31,6 +32,8 @@ def engine() -> Engine:
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A session for one command: committed on success, rolled back on error."""
+    from survey.db import new_session
+
     session = new_session(engine())
     try:
         yield session

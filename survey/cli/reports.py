@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from survey.auth import FULL_ACCESS, Scope, scope_of
-from survey.cli.common import CliError, period_argument, session_scope
+from survey.cli.common import CliError, session_scope
 from survey.dashboard import load_source, province_report, unit_report
 from survey.par import classify
 from survey.periods import parse_period
@@ -75,26 +75,3 @@ def _province(args: argparse.Namespace) -> int:
     if report.aggregate is not None and report.aggregate.left_out:
         print("  left out of the average: " + ", ".join(report.aggregate.left_out_named()))
     return 0
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser("report", help="Excel reports as the offices lay them out")
-    kinds = report.add_subparsers(dest="kind", metavar="KIND", required=True)
-    for name, handler, help_text, against in (
-        ("unit", _unit, "one unit's table by dimension with comparisons", "year-ago"),
-        ("province", _province, "the ranking of every unit for a period", "previous"),
-    ):
-        parser = kinds.add_parser(name, help=help_text)
-        if name == "unit":
-            parser.add_argument("--unit", required=True, help="unit code")
-        parser.add_argument("--period", type=period_argument, required=True, help="2024-Q3, 2024-H1 or 2024")
-        parser.add_argument("--out", required=True, help="output .xlsx file")
-        parser.add_argument("--questionnaire", default="dtxhh-haugiang", metavar="ID",
-                            help="questionnaire family (default: dtxhh-haugiang)")
-        parser.add_argument("--against", choices=["previous", "year-ago"], default=against,
-                            help=f"comparison period (default: {against})")
-        parser.add_argument("--level", type=float, default=None,
-                            help="confidence level (default: SURVEY_CI_LEVEL, else 0.95)")
-        parser.add_argument("--as", dest="as_user", metavar="USER",
-                            help="limit the report to what this user may see")
-        parser.set_defaults(handler=handler)

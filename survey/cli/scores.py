@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from survey.aggregate import respondent_pooled, unit_average
 from survey.changes import DEFAULT_POWER, Change, compare_many, compare_units
-from survey.cli.common import CliError, period_argument, print_json, session_scope
+from survey.cli.common import CliError, print_json, session_scope
 from survey.config import settings
 from survey.intervals import check_level
 from survey.par import (
@@ -213,7 +213,7 @@ def _print_change(change: Change, against: str) -> None:
 
 def _compare(args: argparse.Namespace) -> int:
     level = _level(args.level)
-    power = float(args.power)
+    power = float(DEFAULT_POWER if args.power is None else args.power)
     if not 0 < power < 1:
         raise CliError("--power must be between 0 and 1 (e.g. 0.8)")
     current_period = parse_period(args.period)
@@ -354,77 +354,3 @@ def _par(args: argparse.Namespace) -> int:
 
 
 # --- registration ------------------------------------------------------------------------------
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    score = commands.add_parser(
-        "score", help="survey scores with standard errors and confidence intervals",
-        description="Score every unit × period (or one unit, one period) with SE, df, the logit-t "
-                    "interval and reliability flags. --period may be a quarter (2024-Q3), a "
-                    "half-year (2024-H1) or a year (2024), pooling its quarters.")
-    score.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]",
-                       help="questionnaire family, optionally one version")
-    score.add_argument("--period", type=period_argument, help="2024-Q3, 2024-H1 or 2024 (default: every quarter present)")
-    score.add_argument("--unit", help="unit code (default: every unit)")
-    score.add_argument("--province", choices=("average", "pooled"),
-                       help="score the province: unit-average or respondent-pooled")
-    score.add_argument("--level", help="confidence level (default 0.95 or SURVEY_CI_LEVEL)")
-    score.add_argument("--exclude-flagged", action="store_true",
-                       help="leave out responses flagged as suspicious")
-    score.add_argument("--json", action="store_true", help="print JSON (full precision)")
-    score.set_defaults(handler=_score)
-
-    compare = commands.add_parser(
-        "compare", help="change against the previous period or a year earlier, with its error",
-        description="D = T1 − T0 with SE √(V1 + V0), Welch–Satterthwaite df, CI, p-value and the "
-                    "minimum detectable change; without --unit every unit, with Benjamini–"
-                    "Hochberg adjusted p-values.")
-    compare.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]",
-                         help="questionnaire family; @VERSION picks that version where a period "
-                              "mixes versions")
-    compare.add_argument("--unit", help="unit code (default: every unit)")
-    compare.add_argument("--period", type=period_argument, required=True, help="current period: 2024-Q3, 2024-H1, 2024")
-    compare.add_argument("--against", required=True, choices=tuple(AGAINST),
-                         help="previous period or the same period a year earlier (cùng kỳ)")
-    compare.add_argument("--level", help="confidence level (default 0.95 or SURVEY_CI_LEVEL)")
-    compare.add_argument("--power", default=DEFAULT_POWER, type=float,
-                         help="power for the minimum detectable change (default 0.8)")
-    compare.add_argument("--exclude-flagged", action="store_true",
-                         help="leave out responses flagged as suspicious")
-    compare.add_argument("--json", action="store_true", help="print JSON (full precision)")
-    compare.set_defaults(handler=_compare)
-
-    rank = commands.add_parser(
-        "rank", help="league table with rank confidence sets (marginal or simultaneous)",
-        description="Rank every unit of one period by its total and give each unit's rank "
-                    "interval: marginal (each unit on its own, Bonferroni over its K − 1 "
-                    "comparisons) or, with --simultaneous, for the whole table at once. Units "
-                    "without a standard error are listed as left out. Indices of the "
-                    "questionnaire are ranked the same way.")
-    rank.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]",
-                      help="questionnaire family, optionally one version")
-    rank.add_argument("--period", required=True, help="2024-Q3, 2024-H1 or 2024")
-    rank.add_argument("--simultaneous", action="store_true",
-                      help="sets valid for all units at once (default: marginal)")
-    rank.add_argument("--level", help="confidence level (default 0.95 or SURVEY_CI_LEVEL)")
-    rank.add_argument("--exclude-flagged", action="store_true",
-                      help="leave out responses flagged as suspicious")
-    rank.add_argument("--json", action="store_true", help="print JSON (full precision)")
-    rank.set_defaults(handler=_rank)
-
-    par = commands.add_parser(
-        "par", help="PAR index: appraised criteria plus the survey score, class and rank",
-        description="TABLE.csv has columns criterion,max,self,appraised (max 0 = not applicable) "
-                    "and optionally a 'total' row with the stated totals. Several tables (one "
-                    "per unit of a province-year, each with its own --survey-score) are ranked.")
-    par.add_argument("tables", nargs="+", metavar="TABLE.csv", help="appraisal table(s)")
-    par.add_argument("--survey-score", required=True, nargs="+", metavar="S",
-                     help="the survey score, one per table")
-    par.add_argument("--survey-max", default="22", help="the survey maximum (default 22)")
-    par.add_argument("--stated-total", nargs="+", metavar="T",
-                     help="the appraised maximum to use (overrides the table's total row)")
-    par.add_argument("--bands", help="classes as LABEL=LOWER,... (default Hậu Giang: "
-                                     "Xuất sắc=90,Tốt=80,Khá=65,Trung bình=50,Yếu=0)")
-    par.add_argument("--json", action="store_true", help="print JSON (one object per table)")
-    par.set_defaults(handler=_par)
-

@@ -88,30 +88,3 @@ def _user_set_active(args: argparse.Namespace) -> int:
         user = change(session=session, scope=CLI_SCOPE, username=args.username)
     print(f"user {user.username}: {'reactivated' if user.active else 'deactivated'}")
     return 0
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    user = commands.add_parser("user", help="staff accounts (citizens never log in)")
-    actions = user.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = actions.add_parser("add", help="add an account; asks for the password or prints a one-time one")
-    add.add_argument("username")
-    add.add_argument("--role", required=True, choices=["admin", "province", "unit"])
-    add.add_argument("--unit", help="the province or unit the account sees (not for admin)")
-    add.add_argument("--one-time", action="store_true", help="print a one-time password instead of asking")
-    add.set_defaults(handler=_user_add)
-    listing = actions.add_parser("list", help="list accounts")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(handler=_user_list)
-    passwd = actions.add_parser("passwd", help="set a new password (or print a one-time one)")
-    passwd.add_argument("username")
-    passwd.set_defaults(handler=_user_passwd)
-    set_role = actions.add_parser("set-role", help="give an account another role and unit")
-    set_role.add_argument("username")
-    set_role.add_argument("--role", required=True, choices=["admin", "province", "unit"])
-    set_role.add_argument("--unit", help="the province or unit the account sees (not for admin)")
-    set_role.set_defaults(handler=_user_set_role)
-    for action, text in [("deactivate", "stop an account from signing in (its sessions end)"),
-                         ("reactivate", "let a deactivated account sign in again")]:
-        active = actions.add_parser(action, help=text)
-        active.add_argument("username")
-        active.set_defaults(handler=_user_set_active)

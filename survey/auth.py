@@ -55,7 +55,11 @@ DEFAULT_LOGIN_RECORD_DAYS = 30
 PURGE_EVERY_SECONDS = 3600.0
 UNKNOWN_USER = "?"  # the audit's name for a sign-in attempt on a name that is no account
 # A fixed hash to verify against when the user does not exist, so timing does not tell.
-_DUMMY_HASH = HASHER.hash("not-a-real-password-" + secrets.token_hex(8))
+@cache
+def _dummy_hash() -> str:
+    """A hash to check unknown usernames against (same cost as a real one), made on first use
+    rather than at import: a command that never signs anyone in pays nothing."""
+    return HASHER.hash("not-a-real-password-" + secrets.token_hex(8))
 _COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
 
 
@@ -258,7 +262,7 @@ def authenticate(
                                retry_after=row)
         try:
             with gate.slot():
-                valid = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+                valid = verify_password(user.password_hash if user else _dummy_hash(), password)
         except HashingBusy:
             forget_login_attempt(session=session, attempt_id=row.id)
             session.commit()

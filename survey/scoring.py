@@ -618,12 +618,22 @@ def answer_fractions(responses: pd.DataFrame, questionnaire: Questionnaire,
     for column, question in enumerate(questionnaire.questions):
         if question.code not in responses.columns:
             continue
-        codes, options = pd.factorize(responses[question.code], use_na_sentinel=True)
+        answered = responses[question.code]
+        if isinstance(answered.dtype, pd.CategoricalDtype):  # load_responses: codes as stored
+            codes = answered.cat.codes.to_numpy()
+            options = answered.cat.categories
+            used = np.bincount(codes[codes >= 0], minlength=len(options)) > 0
+        else:
+            codes, options = pd.factorize(answered, use_na_sentinel=True)
+            used = np.ones(len(options), dtype=bool)
         scale = questionnaire.scale_of(question.code)
         lookup = np.empty(len(options) + 1)
-        lookup[-1] = np.nan  # factorize's -1 (missing) picks the last entry
+        lookup[-1] = np.nan  # the code −1 (missing) picks the last entry
         for position, option_code in enumerate(options):
             option = scale.option(str(option_code))
+            if option is None and not used[position]:  # another version's option, unused here
+                lookup[position] = np.nan
+                continue
             if option is None:
                 raise ValueError(
                     f"question {question.code}: option {option_code!r} is not on its scale "
@@ -664,8 +674,17 @@ def _score_version(
     assignment = _period_labels(responses["period"], periods)
     rows = assignment["row"].to_numpy()
     period_label = assignment["period"].to_numpy()
-    units = responses["unit"].to_numpy()[rows] if by == "unit" else np.full(rows.size, province)
-    domain, domain_keys = pd.MultiIndex.from_arrays([units, period_label]).factorize()
+    unit_codes, unit_values = pd.factorize(responses["unit"])  # integer codes: no object keys
+    period_codes, period_values = pd.factorize(period_label)
+    if by == "unit":
+        unit_of_row, unit_labels = unit_codes[rows], [str(u) for u in unit_values]
+    else:
+        unit_of_row, unit_labels = np.zeros(rows.size, dtype=np.intp), [province]
+    keys, domain = np.unique(unit_of_row.astype(np.int64) * len(period_values) + period_codes,
+                             return_inverse=True)
+    domain = domain.astype(np.intp)
+    domain_keys = [(unit_labels[k // len(period_values)], str(period_values[k % len(period_values)]))
+                   for k in keys.tolist()]
     n_domains = len(domain_keys)
 
     if questionnaire.groups:
@@ -687,9 +706,10 @@ def _score_version(
     if by == "unit":
         stratum = cell
     else:
-        stratum, _ = pd.MultiIndex.from_arrays(
-            [domain_kept, responses["unit"].to_numpy()[kept], group_kept]
-        ).factorize()
+        combined = ((domain_kept.astype(np.int64) * len(unit_values) + unit_codes[kept])
+                    * n_groups + group_kept)
+        _, stratum = np.unique(combined, return_inverse=True)  # domain × unit × group
+        stratum = stratum.astype(np.intp)
     order = _stable_order(stratum)  # respondents in stratum order: the estimator's fast path
     arrays = questionnaire_arrays(questionnaire)
     design = (domain_kept[order], cell[order], np.tile(group_weights, n_domains), stratum[order])

@@ -132,13 +132,15 @@ def response_counts(*, session: Session, unit_ids: Iterable[int] | None = None) 
 #
 # One query per call, grouped by everything a response row says besides its answers (unit,
 # period, version, group, channel, flag): each group comes back as one row with its count, the
-# ids of its responses and their answers, each concatenated into one value (hex text on SQLite,
-# bytea on PostgreSQL; both aggregates of a group take its rows in the same order). A million
+# ids of its responses and their answers, each concatenated into one value (on SQLite the ids as
+# hex text and the answers as a blob, on PostgreSQL both bytea; both aggregates of a group take
+# its rows in the same order). A million
 # responses are a few thousand rows, decoded with numpy.frombuffer: no Python object per
 # response or per answer.
 
 _SQLITE_AGGREGATES = ("group_concat(printf('%08x', response.id), '')",
-                      "group_concat(hex(response.answers), '')")
+                      # the blobs' bytes joined as they are (NUL bytes kept), read back as a blob
+                      "CAST(group_concat(response.answers, '') AS BLOB)")
 _POSTGRES_AGGREGATES = ("string_agg(int4send(response.id), ''::bytea ORDER BY response.id)",
                         "string_agg(response.answers, ''::bytea ORDER BY response.id)")
 _KEYS = ("questionnaire_version_id", "unit_id", "period", "group_code", "channel", "flagged")
@@ -171,6 +173,7 @@ def _grouped_rows(session: Session, version_ids: list[int], unit_ids, quarters,
 
 
 def _decoded(value, postgres: bool) -> bytes:
+    """The bytes of a group's concatenated ids: bytea on PostgreSQL, hex text on SQLite."""
     return bytes(value) if postgres else bytes.fromhex(value)
 
 
@@ -252,7 +255,7 @@ def load_responses(
         if not members.size:
             continue
         codec = codec_of(questionnaire_of(versions[version_id]))
-        matrix = codec.decode(b"".join(_decoded(groups[g][8], postgres) for g in members))
+        matrix = codec.decode(b"".join(bytes(groups[g][8]) for g in members))
         rows = np.concatenate([np.arange(group_start[g], group_start[g + 1]) for g in members])
         for j, (code, options) in enumerate(zip(codec.question_codes, codec.option_codes,
                                                 strict=True)):

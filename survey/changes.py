@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from survey.intervals import (
     INSUFFICIENT,
@@ -63,7 +63,7 @@ def welch_satterthwaite_df(variance_1, df_1, variance_0, df_0) -> np.ndarray:
 
 def minimum_detectable_change(se, level: float = 0.95, power: float = DEFAULT_POWER) -> np.ndarray:
     """(z_{1−α/2} + z_{power}) · SE of the difference (2.80 · SE at 95 % and 80 % power)."""
-    multiplier = stats.norm.ppf(0.5 + check_level(level) / 2.0) + stats.norm.ppf(check_level(power))
+    multiplier = special.ndtri(0.5 + check_level(level) / 2.0) + special.ndtri(check_level(power))
     return multiplier * np.asarray(se, dtype=float)
 
 
@@ -80,7 +80,7 @@ def change_arrays(score_1, variance_1, df_1, score_0, variance_0, df_0,
     usable = tested & (df >= 1)
     quantile = t_quantile(level, np.where(usable, df, np.nan))
     with np.errstate(invalid="ignore", divide="ignore"):
-        p_value = np.where(usable, 2.0 * stats.t.sf(np.abs(change) / se, np.where(usable, df, 1)),
+        p_value = np.where(usable, 2.0 * special.stdtr(np.where(usable, df, 1), -(np.abs(change) / se)),
                            np.nan)
     return {
         "change": change,
@@ -94,12 +94,20 @@ def change_arrays(score_1, variance_1, df_1, score_0, variance_0, df_0,
 
 
 def benjamini_hochberg(p_values) -> np.ndarray:
-    """BH-adjusted p-values (scipy.stats.false_discovery_control) over the finite entries."""
+    """BH-adjusted p-values over the finite entries: p_(i) · m / i for the i-th smallest of m,
+    then the running minimum from the largest down, capped at 1 (as R's p.adjust("BH") and
+    scipy.stats.false_discovery_control, whose steps these are)."""
     p_values = np.asarray(p_values, dtype=float)
     adjusted = np.full(p_values.shape, np.nan)
-    finite = np.isfinite(p_values)
-    if finite.any():
-        adjusted[finite] = stats.false_discovery_control(p_values[finite], method="bh")
+    finite = np.flatnonzero(np.isfinite(p_values))
+    if finite.size == 1:
+        adjusted[finite] = p_values[finite]
+    elif finite.size:
+        order = np.argsort(p_values[finite], kind="stable")
+        m = finite.size
+        ranked = p_values[finite][order] * (m / np.arange(1, m + 1))
+        np.minimum.accumulate(ranked[::-1], out=ranked[::-1])
+        adjusted[finite[order]] = np.clip(ranked, 0.0, 1.0)
     return adjusted
 
 

@@ -18,7 +18,7 @@ with the reason "… no interval").
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 MIN_RESPONSES_FOR_INTERVAL = 5
 MIN_RELIABLE_RESPONSES = 30
@@ -43,7 +43,9 @@ def t_quantile(level: float, df) -> np.ndarray:
     quantile = np.full(df.shape, np.nan)
     # Domain df are whole numbers with few distinct values: one ppf call per distinct df.
     distinct, position = np.unique(df[usable], return_inverse=True)
-    quantile[usable] = stats.t.ppf(0.5 + check_level(level) / 2.0, distinct)[position]
+    # scipy.special directly (scipy.stats' t.ppf is this function; importing scipy.stats
+    # costs a command line 0.7 s)
+    quantile[usable] = special.stdtrit(distinct, 0.5 + check_level(level) / 2.0)[position]
     return quantile
 
 

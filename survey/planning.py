@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats
+from scipy import special
 
 from survey.intervals import MIN_RESPONSES_FOR_INTERVAL, check_level
 
@@ -53,14 +53,14 @@ def responses_needed(se: float, n: int, half_width: float, *, level: float = 0.9
         raise ValueError(f"the target half-width must be positive, not {half_width!r}")
     if strata < 1:
         raise ValueError("there is at least one stratum")
-    quantile = stats.norm.ppf(0.5 + level / 2.0)
+    quantile = special.ndtri(0.5 + level / 2.0)
     needed = 0
     for _ in range(MAX_ITERATIONS):
         updated = max(math.ceil(n * (quantile * se / half_width) ** 2), MIN_RESPONSES_FOR_INTERVAL)
         if updated == needed:
             break
         needed = updated
-        quantile = stats.t.ppf(0.5 + level / 2.0, max(needed - strata, 1))
+        quantile = special.stdtrit(max(needed - strata, 1), 0.5 + level / 2.0)
     return needed
 
 

@@ -181,3 +181,20 @@ def test_partial_flag_carries_into_the_change():
     change = compare_scores(current, baseline)
     assert "partial" in next(c for c in change.criteria if c.code == "A").flags
     assert isinstance(pd.Series(change.to_dict()["criteria"]).iloc[0]["flags"], list)
+
+
+def test_benjamini_hochberg_equals_scipys_implementation():
+    """Our BH steps (no scipy.stats import on the command line's path) give scipy's values,
+    ties and NaN included."""
+    from scipy import stats
+
+    from survey.changes import benjamini_hochberg
+
+    rng = np.random.default_rng(3)
+    for size in (2, 3, 12, 250):
+        p = rng.random(size) ** 3
+        p[-1] = p[0]  # a tie
+        assert np.array_equal(benjamini_hochberg(p), stats.false_discovery_control(p))
+        with_nan = np.r_[np.nan, p]
+        assert np.isnan(benjamini_hochberg(with_nan)[0])
+        assert np.array_equal(benjamini_hochberg(with_nan)[1:], stats.false_discovery_control(p))

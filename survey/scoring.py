@@ -614,9 +614,10 @@ def answer_fractions(responses: pd.DataFrame, questionnaire: Questionnaire,
     scores (an option the index does not list is unscored).
     """
     size = len(responses) if rows is None else len(rows)
-    fractions = np.full((size, len(questionnaire.questions)), np.nan, order="F")
+    fractions = np.empty((size, len(questionnaire.questions)), order="F")  # every column set
     for column, question in enumerate(questionnaire.questions):
         if question.code not in responses.columns:
+            fractions[:, column] = np.nan
             continue
         answered = responses[question.code]
         if isinstance(answered.dtype, pd.CategoricalDtype):  # load_responses: codes as stored

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, text
+from sqlalchemy import TextClause, func, text
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, select
 
 from survey.answer_codes import AnswerProblem, codec_of
@@ -130,62 +132,69 @@ def response_counts(*, session: Session, unit_ids: Iterable[int] | None = None) 
 
 # --- reading, vectorised ----------------------------------------------------------------------
 #
-# One query per call, grouped by everything a response row says besides its answers (unit,
-# period, version, group, channel, flag): each group comes back as one row with its count, the
-# ids of its responses and their answers, each concatenated into one value (on SQLite the ids as
-# hex text and the answers as a blob, on PostgreSQL both bytea; both aggregates of a group take
-# its rows in the same order). A million
-# responses are a few thousand rows, decoded with numpy.frombuffer: no Python object per
-# response or per answer.
+# One pass per questionnaire version, no sorting: the database concatenates, over the rows asked
+# for, each response's id with one integer that packs its head (unit id, period, group, channel,
+# flag: the small texts numbered by CASE from the few values they take) into one value, and the
+# answers into another (SQLite: the ids and keys as fixed-width hex text, the answers as a blob;
+# PostgreSQL: bytea; both aggregates of a query take the rows in the same order). numpy reads
+# them with `frombuffer`: no Python object per response or per answer. A large table is read in
+# two id ranges at once, on two connections (the database works on both cores).
 
-_SQLITE_AGGREGATES = ("group_concat(printf('%08x', response.id), '')",
-                      # the blobs' bytes joined as they are (NUL bytes kept), read back as a blob
-                      "CAST(group_concat(response.answers, '') AS BLOB)")
-_POSTGRES_AGGREGATES = ("string_agg(int4send(response.id), ''::bytea ORDER BY response.id)",
-                        "string_agg(response.answers, ''::bytea ORDER BY response.id)")
-_KEYS = ("questionnaire_version_id", "unit_id", "period", "group_code", "channel", "flagged")
+PARALLEL_SPAN = 200_000  # ids per part above which two connections read parts at once
 HEAD_COLUMNS = ["response_id", "unit", "unit_name", "period", "version", "group", "channel",
                 "flagged"]
-
-
-def _grouped_rows(session: Session, version_ids: list[int], unit_ids, quarters,
-                  include_flagged: bool, after_id: int | None) -> list[tuple]:
-    connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    ids_sql, answers_sql = _POSTGRES_AGGREGATES if postgres else _SQLITE_AGGREGATES
-    keys = ", ".join(f"response.{key}" for key in _KEYS)
-    where = [f"response.questionnaire_version_id IN ({', '.join(map(str, version_ids))})"]
-    parameters: dict[str, object] = {}
-    if unit_ids is not None:
-        where.append(f"response.unit_id IN ({', '.join(str(int(u)) for u in unit_ids) or 'NULL'})")
-    if quarters is not None:
-        names = [f"q{i}" for i in range(len(quarters))]
-        parameters.update(zip(names, quarters, strict=True))
-        where.append(f"response.period IN ({', '.join(':' + n for n in names) or 'NULL'})")
-    if not include_flagged:
-        where.append("NOT response.flagged")
-    if after_id is not None:
-        where.append("response.id > :after_id")
-        parameters["after_id"] = int(after_id)
-    query = text(f"SELECT {keys}, count(*), {ids_sql}, {answers_sql} FROM response "
-                 f"WHERE {' AND '.join(where)} GROUP BY {keys}")
-    return connection.execute(query, parameters).all()
-
-
-def _decoded(value, postgres: bool) -> bytes:
-    """The bytes of a group's concatenated ids: bytea on PostgreSQL, hex text on SQLite."""
-    return bytes(value) if postgres else bytes.fromhex(value)
-
-
-def _factor(values: list) -> tuple[list, np.ndarray]:
-    """Sorted distinct non-null values, and each value's position among them (−1 for None)."""
-    distinct = sorted({value for value in values if value is not None})
-    position = {value: i for i, value in enumerate(distinct)}
-    return distinct, np.array([position.get(value, -1) for value in values], dtype=np.int32)
+_RECORD = np.dtype([("id", ">u4"), ("key", ">u8")])
 
 
 def _categorical(values: list, codes: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=object))
+
+
+def _case(column: str, values: list, prefix: str, parameters: dict) -> str:
+    """SQL numbering `column`'s values 0..len−1 (anything else: len), with bound parameters."""
+    whens = []
+    for i, value in enumerate(values):
+        parameters[f"{prefix}{i}"] = value
+        whens.append(f"WHEN :{prefix}{i} THEN {i}")
+    return f"(CASE {column} {' '.join(whens)} ELSE {len(values)} END)" if whens else "0"
+
+
+def _version_parts(session: Session, version_id: int, filters: list[str], parameters: dict,
+                   periods: list[str], groups: list[str]) -> list[tuple]:
+    """(records, answers) of one version's responses, in one or two id ranges."""
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    parameters = dict(parameters)
+    key = (f"(((response.unit_id * {len(periods) + 1} + "
+           f"{_case('response.period', periods, 'p', parameters)}) * {len(groups) + 1} + "
+           f"{_case('response.group_code', groups, 'g', parameters)}) * {len(CHANNELS) + 1} + "
+           f"{_case('response.channel', list(CHANNELS), 'c', parameters)}) * 2 + "
+           "(CASE WHEN response.flagged THEN 1 ELSE 0 END)")
+    if postgres:
+        aggregates = (f"string_agg(int4send(response.id) || int8send({key}), ''::bytea "
+                      "ORDER BY response.id), "
+                      "string_agg(response.answers, ''::bytea ORDER BY response.id)")
+    else:
+        aggregates = (f"group_concat(printf('%08x%016x', response.id, {key}), ''), "
+                      "CAST(group_concat(response.answers, '') AS BLOB)")
+    where = " AND ".join([f"response.questionnaire_version_id = {int(version_id)}", *filters])
+
+    def query(extra: str = "") -> TextClause:
+        return text(f"SELECT count(*), {aggregates} FROM response WHERE {where}{extra}")
+
+    low, high = connection.execute(text("SELECT min(id), max(id) FROM response")).one()
+    engine = session.get_bind()
+    if low is None or high - low < 2 * PARALLEL_SPAN or isinstance(engine.pool, StaticPool):
+        return [connection.execute(query(), parameters).one()]
+    middle = (low + high) // 2
+
+    def part(bounds: tuple[int, int]) -> tuple:
+        with engine.connect() as own:  # committed rows only (see load_responses)
+            return own.execute(query(" AND response.id BETWEEN :low AND :high"),
+                               {**parameters, "low": bounds[0], "high": bounds[1]}).one()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(part, [(low, middle), (middle + 1, high)]))
 
 
 def load_responses(
@@ -204,65 +213,107 @@ def load_responses(
     One row per response, sorted by id: response_id (int64), unit, unit_name, period,
     version, group, channel (categorical), flagged (bool), then one categorical column per
     question code of every version of the family holding the chosen option code (NaN where
-    unanswered or not on the response's version). Memory: about one byte per answer.
+    unanswered or not on the response's version). A group code that is not one of its
+    version's groups reads as missing (such a response cannot be weighted either way). Memory:
+    about one byte per answer. A table of more than 400,000 ids is read on two connections,
+    which see committed rows only.
     """
     rows_of_family = list_questionnaire_versions(session=session, family=family)
-    versions = {row.id: row for row in rows_of_family}
     question_codes = _family_question_codes(rows_of_family)
-    groups = _grouped_rows(session, list(versions) or [-1],
-                           None if unit_ids is None else list(unit_ids),
-                           None if quarters is None else list(quarters),
-                           include_flagged, after_id) if versions else []
+    filters: list[str] = []
+    parameters: dict[str, object] = {}
+    if unit_ids is not None:
+        filters.append(f"response.unit_id IN ({', '.join(str(int(u)) for u in unit_ids) or 'NULL'})")
+    if quarters is not None:
+        names = [f"q{i}" for i in range(len(list(quarters)))]
+        parameters.update(zip(names, list(quarters), strict=True))
+        filters.append(f"response.period IN ({', '.join(':' + n for n in names) or 'NULL'})")
+    if not include_flagged:
+        filters.append("NOT response.flagged")
+    if after_id is not None:
+        filters.append("response.id > :after_id")
+        parameters["after_id"] = int(after_id)
+    version_ids = [row.id for row in rows_of_family] or [-1]
+    periods = sorted(session.exec(select(Response.period).distinct().where(
+        col(Response.questionnaire_version_id).in_(version_ids))).all())
     postgres = session.connection().dialect.name == "postgresql"
-    counts = np.array([row[6] for row in groups], dtype=np.int64)
-    total = int(counts.sum())
-    ids_dtype = np.dtype(">u4")
-    ids = (np.frombuffer(b"".join(_decoded(row[7], postgres) for row in groups),
-                         ids_dtype).astype(np.int64) if groups else np.empty(0, np.int64))
 
-    head: dict[str, object] = {"response_id": ids}
-    unit_rows = {o.id: o for o in session.exec(select(Organisation).where(
-        col(Organisation.id).in_(sorted({row[1] for row in groups})))).all()} if groups else {}
-    unit_order = sorted(unit_rows, key=lambda unit_id: unit_rows[unit_id].code)
-    unit_index = {unit_id: i for i, unit_id in enumerate(unit_order)}
-    group_unit = np.array([unit_index[row[1]] for row in groups], dtype=np.int32)
-    head["unit"] = _categorical([unit_rows[u].code for u in unit_order],
-                                np.repeat(group_unit, counts))
-    head["unit_name"] = _categorical([unit_rows[u].name for u in unit_order],
-                                     np.repeat(group_unit, counts))
-    for name, position in (("period", 2), ("group", 3), ("channel", 4)):
-        values, codes = _factor([row[position] for row in groups])
-        head[name] = _categorical(values, np.repeat(codes, counts))
-    version_order = [row.id for row in rows_of_family]
-    group_version = np.array([version_order.index(row[0]) for row in groups], dtype=np.int32)
-    head["version"] = _categorical([versions[v].version for v in version_order],
-                                   np.repeat(group_version, counts))
-    head["flagged"] = np.repeat(np.array([bool(row[5]) for row in groups], dtype=bool), counts)
-    responses = pd.DataFrame(head)[HEAD_COLUMNS]
-
-    # Answers: per version, its groups' blobs joined and decoded at once, then mapped to the
-    # family's question columns (a question's categories are the option codes it has in any
-    # version, in order of first appearance).
+    # A question's categories are the option codes it has in any version (first appearance).
     categories: dict[str, list[str]] = {code: [] for code in question_codes}
     for row in rows_of_family:
         codec = codec_of(questionnaire_of(row))
         for code, options in zip(codec.question_codes, codec.option_codes, strict=True):
             categories[code] += [o for o in options if o not in categories[code]]
+    group_values = sorted({g.code for row in rows_of_family
+                           for g in questionnaire_of(row).groups})
+
+    pieces = []  # per version: ids, unit ids, period, group, channel and flag codes, answers
+    for v_index, row in enumerate(rows_of_family):
+        questionnaire = questionnaire_of(row)
+        codec = codec_of(questionnaire)
+        own_groups = [g.code for g in questionnaire.groups]
+        for count, records, answers in _version_parts(session, row.id, filters, parameters,
+                                                      periods, own_groups):
+            if not count:
+                continue
+            record = np.frombuffer(bytes(records) if postgres else bytes.fromhex(records),
+                                   _RECORD)
+            key = record["key"].astype(np.int64)
+            key, flagged = np.divmod(key, 2)
+            key, channel = np.divmod(key, len(CHANNELS) + 1)
+            key, group = np.divmod(key, len(own_groups) + 1)
+            unit, period = np.divmod(key, len(periods) + 1)
+            group_map = np.array([group_values.index(g) for g in own_groups] + [-1])
+            pieces.append({
+                "id": record["id"].astype(np.int64), "unit": unit, "version": v_index,
+                "period": np.where(period < len(periods), period, -1),
+                "group": group_map[group],
+                "channel": np.where(channel < len(CHANNELS), channel, -1),
+                "flagged": flagged.astype(bool), "codec": codec,
+                "matrix": codec.decode(bytes(answers)),
+            })
+    ids = np.concatenate([p["id"] for p in pieces]) if pieces else np.empty(0, np.int64)
+    order = np.argsort(ids, kind="stable")
+    total = ids.size
+
+    def joined(name: str, dtype=np.int64) -> np.ndarray:
+        if not pieces:
+            return np.empty(0, dtype)
+        return np.concatenate([np.broadcast_to(p[name], p["id"].shape).astype(dtype)
+                               for p in pieces])[order]
+
+    unit_ids_read = joined("unit")
+    present_units = np.unique(unit_ids_read)
+    units = {o.id: o for o in session.exec(select(Organisation).where(
+        col(Organisation.id).in_(present_units.tolist()))).all()} if total else {}
+    unit_order = sorted(units, key=lambda unit_id: units[unit_id].code)  # categories by code
+    ids_sorted = np.array(sorted(units), dtype=np.int64)
+    place = {unit_id: i for i, unit_id in enumerate(unit_order)}
+    place_of_sorted = np.array([place[unit_id] for unit_id in ids_sorted.tolist()], np.int64)
+    unit_codes = (place_of_sorted[np.searchsorted(ids_sorted, unit_ids_read)] if total
+                  else np.empty(0, np.int64))
+    head = {
+        "response_id": ids[order],
+        "unit": _categorical([units[u].code for u in unit_order], unit_codes),
+        "unit_name": _categorical([units[u].name for u in unit_order], unit_codes),
+        "period": _categorical(periods, joined("period")),
+        "version": _categorical([row.version for row in rows_of_family], joined("version")),
+        "group": _categorical(group_values, joined("group")),
+        "channel": _categorical(list(CHANNELS), joined("channel")),
+        "flagged": joined("flagged", bool),
+    }
+    responses = pd.DataFrame(head)[HEAD_COLUMNS]
+
     answer_codes = {code: np.full(total, -1, dtype=np.int16) for code in question_codes}
-    group_start = np.r_[0, np.cumsum(counts)]
-    for v_index, version_id in enumerate(version_order):
-        members = np.flatnonzero(group_version == v_index)
-        if not members.size:
-            continue
-        codec = codec_of(questionnaire_of(versions[version_id]))
-        matrix = codec.decode(b"".join(bytes(groups[g][8]) for g in members))
-        rows = np.concatenate([np.arange(group_start[g], group_start[g + 1]) for g in members])
+    start = 0
+    for piece in pieces:
+        stop = start + piece["id"].size
+        matrix, codec = piece["matrix"], piece["codec"]
         for j, (code, options) in enumerate(zip(codec.question_codes, codec.option_codes,
                                                 strict=True)):
             lookup = np.array([-1] + [categories[code].index(o) for o in options], np.int16)
-            answer_codes[code][rows] = lookup[matrix[:, j]]
-    order = np.argsort(ids, kind="stable")
-    responses = responses.iloc[order].reset_index(drop=True)
+            answer_codes[code][start:stop] = lookup[matrix[:, j]]
+        start = stop
     answers = pd.DataFrame({
         code: pd.Categorical.from_codes(answer_codes[code][order],
                                         categories=pd.Index(categories[code], dtype=object))

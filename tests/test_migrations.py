@@ -215,3 +215,14 @@ def test_periods_in_other_spellings_are_rewritten_canonically(empty_url):
                        "2024-Q2": periods["2024-Q2"], "n/a": 1}
     assert periods["2024-Q2"] == len(ids) - 1  # the three other spellings counted in
     assert [tuple(row) for row in counts] == [(2, "2024-Q1", 120), (3, "2024-Q2", 50)]
+
+
+def test_the_head_revision_named_in_the_code_is_alembics_newest():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from survey.db import HEAD_REVISION
+
+    config = Config()
+    config.set_main_option("script_location", "survey:migrations")
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION

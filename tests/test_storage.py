@@ -487,3 +487,15 @@ def test_unit_names_postgresql_cannot_store_are_refused_everywhere(session, name
         add_organisation(session=session, code="HGX", name=name)
     assert get_organisation(session=session, code="HGX") is None
     assert get_organisation(session=session, code="HG\x00X") is None
+
+
+def test_a_table_read_in_two_parts_equals_one_read(session, tree, v2024, monkeypatch):
+    """Large tables are read on two connections in two id ranges: the table is the same."""
+    for i in range(30):
+        store(session, v2024, tree["HG01" if i % 3 else "HG02"], f"part-{i}",
+              {"1.1": "ABCDX"[i % 5], "2.1": "ABCD"[i % 4]}, group=["DAN", "DN", "CB"][i % 3])
+    whole = load_responses(session=session, family="dtxhh-haugiang")
+    monkeypatch.setattr(response_storage, "PARALLEL_SPAN", 5)
+    parts = load_responses(session=session, family="dtxhh-haugiang")
+    pd.testing.assert_frame_equal(parts, whole)
+    assert len(whole) == 30 and list(whole["1.1"].astype(str)[:5]) == ["A", "B", "C", "D", "X"]

@@ -1,14 +1,17 @@
 """Administration: import typed-in paper forms (CSV or XLSX) within the user's scope."""
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
-from app_ui import require_scope, session, show_error, t
+from app_ui import lang, plain, require_scope, session, show_error, t
 from survey import admin
 from survey.auth import AccessDenied, visible_organisations
 from survey.importer import ImportFailed
 from survey.storage import StorageError
 from survey.storage.questionnaires import (
+    default_questionnaire_version,
     get_questionnaire_version_by_id,
     list_questionnaire_versions,
 )
@@ -37,6 +40,7 @@ st.caption(t(
 with session() as db:
     versions = {row.id: row for row in list_questionnaire_versions(session=db)}
     units = {o.code: o.name for o in visible_organisations(session=db, scope=scope)}
+    default = default_questionnaire_version(session=db, unit_ids=scope.unit_ids())
 
 with st.expander(t(f"Mã đơn vị bạn được nhập ({len(units)})", f"Unit codes you may import ({len(units)})")):
     st.dataframe(pd.DataFrame({"unit": list(units), "name": list(units.values())}).rename(
@@ -47,7 +51,8 @@ if not versions:
     st.info(t("Chưa có phiếu khảo sát nào được đăng ký.", "No questionnaire is registered yet."))
     st.stop()
 version_id = st.selectbox(
-    t("Phiếu khảo sát", "Questionnaire"), list(versions), index=len(versions) - 1,
+    t("Phiếu khảo sát", "Questionnaire"), list(versions),
+    index=list(versions).index(default.id) if default is not None else len(versions) - 1,
     format_func=lambda i: f"{versions[i].family}@{versions[i].version} — {versions[i].title}",
     key="import_version",
 )
@@ -63,26 +68,39 @@ upload = st.file_uploader(t("Tệp phiếu đã nhập liệu (.csv, .xlsx)", "T
                           type=["csv", "xlsx"], key=f"import_upload_{st.session_state.get(UPLOADS, 0)}")
 if upload is None:
     st.stop()
+if default is not None and version_id == default.id:
+    st.caption(t(f"Đang chọn phiếu {default.family}@{default.version}: phiếu được dùng nhiều nhất "
+                 "trong phạm vi của bạn, phiên bản mới nhất.",
+                 f"Selected: {default.family}@{default.version}, the questionnaire used most in "
+                 "your scope, in its latest version."))
 content = upload.getvalue()
-try:
-    with session() as db:
-        version = get_questionnaire_version_by_id(session=db, version_id=version_id)
-        table, problems, to_create = admin.preview_paper_forms(
-            session=db, scope=scope, content=content, filename=upload.name, version=version,
-            create_units=create_units, parent_code=parent_code)
-except (AccessDenied, StorageError) as error:
-    show_error(error)
-    st.stop()
+# The file is read and checked once per (file, questionnaire, options); other interactions on
+# the page reuse the result instead of parsing the upload again.
+preview_key = (hashlib.sha256(content).hexdigest(), version_id, create_units, parent_code)
+cached = st.session_state.get("admin_import_preview")
+if cached is not None and cached[0] == preview_key:
+    table, problems, to_create = cached[1]
+else:
+    try:
+        with session() as db:
+            version = get_questionnaire_version_by_id(session=db, version_id=version_id)
+            table, problems, to_create = admin.preview_paper_forms(
+                session=db, scope=scope, content=content, filename=upload.name, version=version,
+                create_units=create_units, parent_code=parent_code)
+    except (AccessDenied, StorageError) as error:
+        show_error(error)
+        st.stop()
+    st.session_state["admin_import_preview"] = (preview_key, (table, problems, to_create))
 
 if not table.empty:
     st.subheader(t(f"Xem trước ({min(len(table), PREVIEW_ROWS)}/{len(table)} dòng đầu)",
                    f"Preview (first {min(len(table), PREVIEW_ROWS)} of {len(table)} rows)"))
     st.dataframe(table.head(PREVIEW_ROWS), hide_index=True, width="stretch")
 if problems:
-    st.error(t(f"{upload.name}: {len(problems)} lỗi, chưa nhập gì. Sửa tệp rồi tải lên lại.",
-               f"{upload.name}: {len(problems)} problem(s), nothing imported. Fix the file and upload it again."))
+    st.error(t(f"{plain(upload.name)}: {len(problems)} lỗi, chưa nhập gì. Sửa tệp rồi tải lên lại.",
+               f"{plain(upload.name)}: {len(problems)} problem(s), nothing imported. Fix the file and upload it again."))
     st.dataframe(
-        pd.DataFrame([(p.row, p.column or "", p.message) for p in problems],
+        pd.DataFrame([(p.row, p.column or "", p.text(lang())) for p in problems],
                      columns=[t("Dòng", "Row"), t("Cột", "Column"), t("Lỗi", "Problem")]).astype(
             {t("Dòng", "Row"): "Int64"}),
         hide_index=True, width="stretch",
@@ -100,9 +118,9 @@ if st.button(t(f"Nhập {len(table)} phiếu", f"Import {len(table)} forms"), ty
                 session=db, scope=scope, content=content, filename=upload.name, version=version,
                 create_units=create_units, parent_code=parent_code)
     except ImportFailed as error:
-        st.error(t(f"{upload.name}: {len(error.problems)} lỗi, chưa nhập gì.",
-                   f"{upload.name}: {len(error.problems)} problem(s), nothing imported."))
-        st.dataframe(pd.DataFrame([(p.row, p.column or "", p.message) for p in error.problems],
+        st.error(t(f"{plain(upload.name)}: {len(error.problems)} lỗi, chưa nhập gì.",
+                   f"{plain(upload.name)}: {len(error.problems)} problem(s), nothing imported."))
+        st.dataframe(pd.DataFrame([(p.row, p.column or "", p.text(lang())) for p in error.problems],
                                   columns=[t("Dòng", "Row"), t("Cột", "Column"), t("Lỗi", "Problem")]),
                      hide_index=True, width="stretch")
     except (AccessDenied, StorageError) as error:

@@ -36,6 +36,7 @@ from survey.storage.imports import find_import_batch
 from survey.storage.new_responses import NewResponse, insert_new_responses
 from survey.storage.organisations import add_organisation, get_organisation, list_organisations
 from survey.storage.questionnaires import list_questionnaire_versions, questionnaire_of
+from survey.text import Notice, render_error, render_notice
 
 if TYPE_CHECKING:
     from survey.auth import Scope
@@ -53,7 +54,13 @@ MAX_COLUMNS = 300
 class ImportProblem:
     row: int | None  # spreadsheet row number (header is row 1); None = the whole file
     column: str | None
-    message: str
+    message: str | Exception  # a coded Notice (English as a str) or a coded error
+
+    def text(self, lang: str = "vi") -> str:
+        """The problem in `lang` (pages); str() is the English line of the command line."""
+        if isinstance(self.message, Exception):
+            return render_error(self.message, lang)
+        return render_notice(self.message, lang)
 
     def __str__(self) -> str:
         where = []
@@ -61,7 +68,7 @@ class ImportProblem:
             where.append(f"row {self.row}")
         if self.column is not None:
             where.append(f"column {self.column!r}")
-        return f"{', '.join(where) or 'file'}: {self.message}"
+        return f"{', '.join(where) or 'file'}: {self.text('en')}"
 
 
 class ImportFailed(ValueError):
@@ -87,23 +94,22 @@ class ImportResult:
     batch_id: int | None = None
 
 
-def _refuse(filename: str, message: str) -> ImportFailed:
-    return ImportFailed(filename, [ImportProblem(None, None, message)])
+def _refuse(filename: str, code: str, **params) -> ImportFailed:
+    return ImportFailed(filename, [ImportProblem(None, None, Notice(code, **params))])
 
 
 def _check_bounds(content: bytes, filename: str, xlsx: bool) -> None:
     if len(content) > MAX_FILE_BYTES:
-        raise _refuse(filename, f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; "
-                                "split it into several files")
+        raise _refuse(filename, "import.too_large", mb=MAX_FILE_BYTES // 2**20)
     if xlsx:
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as archive:
                 unpacked = sum(entry.file_size for entry in archive.infolist())
         except zipfile.BadZipFile:
-            raise _refuse(filename, "cannot read the file: it is not a valid .xlsx file") from None
+            raise _refuse(filename, "import.not_xlsx") from None
         if unpacked > MAX_XLSX_UNCOMPRESSED_BYTES:
-            raise _refuse(filename, "the workbook unpacks to more than "
-                                    f"{MAX_XLSX_UNCOMPRESSED_BYTES // 2**20} MB; split it")
+            raise _refuse(filename, "import.unpacks_too_large",
+                          mb=MAX_XLSX_UNCOMPRESSED_BYTES // 2**20)
 
 
 def _separator(text: str) -> str:
@@ -123,7 +129,7 @@ def read_table(content: bytes, filename: str) -> pd.DataFrame:
     """
     suffix = Path(filename).suffix.lower()
     if suffix not in (".xlsx", ".xlsm", ".csv", ".txt", ""):
-        raise _refuse(filename, "use a .csv or .xlsx file")
+        raise _refuse(filename, "import.file_type")
     xlsx = suffix in (".xlsx", ".xlsm")
     _check_bounds(content, filename, xlsx)
     try:
@@ -136,21 +142,21 @@ def read_table(content: bytes, filename: str) -> pd.DataFrame:
                               skip_blank_lines=False, sep=_separator(text), engine="c",
                               index_col=False, nrows=MAX_ROWS + 2)
     except UnicodeDecodeError:
-        raise _refuse(filename, "the CSV file is not UTF-8 text (save it as CSV UTF-8)") from None
+        raise _refuse(filename, "import.not_utf8") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise _refuse(filename, f"cannot read the file: {exc}") from None
+        raise _refuse(filename, "import.unreadable", detail=str(exc)) from None
     if raw.empty:
-        raise _refuse(filename, "the file is empty")
+        raise _refuse(filename, "import.empty")
     if len(raw) > MAX_ROWS + 1:
-        raise _refuse(filename, f"the file has more than {MAX_ROWS:,} rows; split it")
+        raise _refuse(filename, "import.too_many_rows", rows=MAX_ROWS)
     if raw.shape[1] > MAX_COLUMNS:
-        raise _refuse(filename, f"the file has more than {MAX_COLUMNS} columns")
+        raise _refuse(filename, "import.too_many_columns", columns=MAX_COLUMNS)
     raw = raw.fillna("").astype(str).apply(lambda column: column.str.strip())
     nul = raw.apply(lambda column: column.str.contains("\x00", regex=False))
     if nul.to_numpy().any():
         rows, columns = nul.to_numpy().nonzero()
         raise ImportFailed(filename, [
-            ImportProblem(int(r) + 1, str(raw.iloc[0, c]) or f"#{c + 1}", "the cell contains a NUL character")
+            ImportProblem(int(r) + 1, str(raw.iloc[0, c]) or f"#{c + 1}", Notice("import.nul"))
             for r, c in zip(rows, columns, strict=True)])
     header = [str(c) for c in raw.iloc[0]]
     while header and header[-1] == "" and (raw.iloc[:, len(header) - 1] == "").all():
@@ -212,26 +218,27 @@ def check_table(
     problems: list[ImportProblem] = []
     columns = list(table.columns)
     for dup in sorted({c for c in columns if columns.count(c) > 1}):
-        problems.append(ImportProblem(1, dup, "column appears twice"))
+        problems.append(ImportProblem(1, dup, Notice("import.column_twice")))
     for required in REQUIRED_COLUMNS:
         if required not in columns:
-            problems.append(ImportProblem(1, required, "required column is missing"))
+            problems.append(ImportProblem(1, required, Notice("import.column_missing")))
     if questionnaire.groups and "group" not in columns:
-        problems.append(ImportProblem(1, "group", "required column is missing (this questionnaire has respondent groups)"))
+        problems.append(ImportProblem(1, "group", Notice("import.group_column_missing")))
     known = set(REQUIRED_COLUMNS) | {"group"} | set(questionnaire.question_codes)
     unknown = [column for column in columns if column not in known]
     better = _better_questionnaire(session, version, columns) if unknown else None
     if better is not None:
-        problems.append(ImportProblem(1, None, f"the columns fit questionnaire {better} better "
-                                               f"than {questionnaire.key}: choose {better}"))
+        problems.append(ImportProblem(1, None, Notice("import.fits_other", other=better,
+                                                      chosen=questionnaire.key)))
     for column in unknown:
         problems.append(
-            ImportProblem(1, column, f"unknown column: not a question of {questionnaire.key}")
+            ImportProblem(1, column, Notice("import.unknown_column",
+                                            questionnaire=questionnaire.key))
         )
     if problems:
         return problems, set()
     if table.empty:
-        return [ImportProblem(None, None, "the file has no data rows")], set()
+        return [ImportProblem(None, None, Notice("import.no_rows"))], set()
 
     row_number = np.arange(2, len(table) + 2)
     found: list[tuple[int, int, ImportProblem]] = []  # (row, column position, problem)
@@ -245,40 +252,41 @@ def check_table(
 
     values = {column: table[column].to_numpy(dtype=object) for column in columns}
     empty = np.logical_and.reduce([values[c] == "" for c in columns])
-    add(empty, None, "empty row")
+    add(empty, None, Notice("import.empty_row"))
     filled = ~empty
 
     units = values["unit"]
-    add(filled & (units == ""), "unit", "unit code is empty")
+    add(filled & (units == ""), "unit", Notice("import.unit_empty"))
     to_create: set[str] = set()
     distinct_units = sorted({u for u in units[filled] if u})
     states = _unit_states(session, distinct_units, scope)
     for unit, state in states.items():
         rows = filled & (units == unit)
-        unknown_unit = f"unknown unit {unit!r} (add it, or use --create-units)"
+        unknown_unit = Notice("import.unknown_unit", unit=unit)
         if state == "missing" and create_units:
             to_create.add(unit)
         elif state in ("missing", "outside"):
             add(rows, "unit", unknown_unit)
         elif state.startswith("case:"):
-            add(rows, "unit", f"unknown unit {unit!r}: did you mean {state[5:]!r}?")
+            add(rows, "unit", Notice("import.unit_case", unit=unit, existing=state[5:]))
         elif state == "inactive":
-            add(rows, "unit", f"unit {unit!r} is deactivated")
+            add(rows, "unit", Notice("import.unit_inactive", unit=unit))
 
     periods = values["period"]
     for period in sorted(set(periods[filled])):
         try:
             parse_quarter(period)
         except PeriodError as exc:
-            add(filled & (periods == period), "period", str(exc))
+            add(filled & (periods == period), "period", Notice(exc.code, **exc.params))
 
     group_codes = [g.code for g in questionnaire.groups]
     groups = values.get("group", np.full(len(table), "", dtype=object))
     if questionnaire.groups:
         bad = filled & ~np.isin(groups, np.array(group_codes, dtype=object))
-        add(bad, "group", lambda i: f"unknown group {groups[i]!r} (use {', '.join(sorted(group_codes))})")
+        add(bad, "group", lambda i: Notice("import.unknown_group", group=groups[i],
+                                           allowed=", ".join(sorted(group_codes))))
     else:
-        add(filled & (groups != ""), "group", "this questionnaire has no respondent groups")
+        add(filled & (groups != ""), "group", Notice("import.no_groups"))
     for code in (c for c in columns if c in set(questionnaire.question_codes)):
         column = values[code]
         invalid = np.zeros(len(table), dtype=bool)
@@ -286,7 +294,7 @@ def check_table(
         allowed = ", ".join(codec.option_codes[codec.question_codes.index(code)])
         add(filled & invalid, code,
             lambda i, column=column, allowed=allowed:
-            f"unknown option {column[i]!r} (use {allowed}, or leave empty)")
+            Notice("import.unknown_option", option=column[i], allowed=allowed))
     found.sort(key=lambda item: (item[0], item[1]))
     return [problem for _row, _position, problem in found], to_create
 
@@ -296,15 +304,14 @@ def _parent_problems(
 ) -> list[ImportProblem]:
     """Problems with the parent of units to be created (it must exist and be in the scope)."""
     if scope is not None and not scope.sees_everything and not parent_code:
-        return [ImportProblem(None, None, "new units need a parent unit inside your scope (--parent)")]
+        return [ImportProblem(None, None, Notice("import.parent_needed"))]
     if not parent_code:
         return []
     parent = get_organisation(session=session, code=parent_code)
     if parent is None or (scope is not None and not scope.allows(parent)):
-        outside = " or is outside your scope" if scope is not None else ""
-        return [ImportProblem(None, None, f"parent unit {parent_code!r} does not exist{outside}")]
+        return [ImportProblem(None, None, Notice("import.parent_missing", parent=parent_code))]
     if not parent.active:
-        return [ImportProblem(None, None, f"parent unit {parent_code!r} is deactivated")]
+        return [ImportProblem(None, None, Notice("import.parent_inactive", parent=parent_code))]
     return []
 
 
@@ -362,10 +369,9 @@ def inspect_file(
         digest, _order = content_fingerprint(table, questionnaire_of(version).question_codes)
         previous = find_import_batch(session=session, file_sha256=digest, version_id=version.id)
         if previous is not None:
-            problem = ImportProblem(
-                None, None, f"these rows were already imported on "
-                f"{previous.imported_at:%Y-%m-%d %H:%M} ({previous.rows} rows, "
-                f"as {previous.filename!r}); importing them again would double-count")
+            problem = ImportProblem(None, None, Notice(
+                "import.already_imported", when=f"{previous.imported_at:%d/%m/%Y %H:%M}",
+                rows=previous.rows, filename=previous.filename))
             return pd.DataFrame(), [problem], set()
     return table, problems, to_create
 
@@ -441,7 +447,7 @@ def import_responses(
             session.flush()
     except StorageError as exc:
         session.rollback()
-        raise ImportFailed(filename, [ImportProblem(None, None, str(exc))]) from None
+        raise ImportFailed(filename, [ImportProblem(None, None, exc)]) from None
     except BaseException:
         session.rollback()
         raise

@@ -23,6 +23,63 @@ MESSAGES: dict[str, Text] = {
     "period.year_range": Text(
         "“{text}”: năm {year} nằm ngoài khoảng 1900–2999.",
         "“{text}”: year {year} is out of range (1900–2999)."),
+    # paper-form import (one problem: a row and column of the file, and this message)
+    "import.file_type": Text("Hãy dùng tệp .csv hoặc .xlsx.", "use a .csv or .xlsx file"),
+    "import.too_large": Text("Tệp lớn hơn {mb} MB: hãy chia thành nhiều tệp.",
+                             "the file is larger than {mb} MB; split it into several files"),
+    "import.unpacks_too_large": Text(
+        "Tệp Excel giải nén ra hơn {mb} MB: hãy chia thành nhiều tệp.",
+        "the workbook unpacks to more than {mb} MB; split it"),
+    "import.too_many_rows": Text("Tệp có hơn {rows} dòng: hãy chia thành nhiều tệp.",
+                                 "the file has more than {rows} rows; split it"),
+    "import.too_many_columns": Text("Tệp có hơn {columns} cột.",
+                                    "the file has more than {columns} columns"),
+    "import.not_utf8": Text("Tệp CSV không phải văn bản UTF-8: hãy lưu lại dưới dạng “CSV UTF-8”.",
+                            "the CSV file is not UTF-8 text (save it as CSV UTF-8)"),
+    "import.unreadable": Text("Không đọc được tệp: {detail}", "cannot read the file: {detail}"),
+    "import.not_xlsx": Text("Không đọc được tệp: đây không phải tệp .xlsx hợp lệ.",
+                            "cannot read the file: it is not a valid .xlsx file"),
+    "import.empty": Text("Tệp trống.", "the file is empty"),
+    "import.no_rows": Text("Tệp không có dòng dữ liệu nào.", "the file has no data rows"),
+    "import.nul": Text("Ô có ký tự NUL.", "the cell contains a NUL character"),
+    "import.column_twice": Text("Cột xuất hiện hai lần.", "column appears twice"),
+    "import.column_missing": Text("Thiếu cột bắt buộc.", "required column is missing"),
+    "import.group_column_missing": Text(
+        "Thiếu cột bắt buộc (phiếu này có nhóm người trả lời).",
+        "required column is missing (this questionnaire has respondent groups)"),
+    "import.fits_other": Text(
+        "Các cột của tệp khớp với phiếu {other} hơn là {chosen}: hãy chọn phiếu {other}.",
+        "the columns fit questionnaire {other} better than {chosen}: choose {other}"),
+    "import.unknown_column": Text("Cột lạ: không phải câu hỏi của phiếu {questionnaire}.",
+                                  "unknown column: not a question of {questionnaire}"),
+    "import.empty_row": Text("Dòng trống.", "empty row"),
+    "import.unit_empty": Text("Mã đơn vị bị để trống.", "the unit code is empty"),
+    "import.unknown_unit": Text(
+        "Không có đơn vị mã “{unit}”: hãy thêm đơn vị trước, hoặc chọn tạo đơn vị chưa có.",
+        "unknown unit '{unit}' (add it, or let the import create unknown units)"),
+    "import.unit_case": Text("Không có đơn vị mã “{unit}”: có phải là “{existing}”?",
+                             "unknown unit '{unit}': did you mean '{existing}'?"),
+    "import.unit_inactive": Text("Đơn vị “{unit}” đã ngừng hoạt động.",
+                                 "unit '{unit}' is deactivated"),
+    "import.unknown_group": Text("Nhóm “{group}” không có trong phiếu (dùng {allowed}).",
+                                 "unknown group '{group}' (use {allowed})"),
+    "import.no_groups": Text("Phiếu này không có nhóm người trả lời.",
+                             "this questionnaire has no respondent groups"),
+    "import.unknown_option": Text(
+        "Phương án “{option}” không có ở câu này (dùng {allowed}, hoặc để trống).",
+        "unknown option '{option}' (use {allowed}, or leave empty)"),
+    "import.already_imported": Text(
+        "Các dòng này đã được nhập lúc {when} ({rows} dòng, tệp “{filename}”): nhập lại sẽ "
+        "tính hai lần.",
+        "These rows were already imported on {when} ({rows} rows, as '{filename}'); importing "
+        "them again would double-count."),
+    "import.parent_needed": Text(
+        "Đơn vị mới cần một đơn vị cấp trên trong phạm vi của bạn: hãy chọn đơn vị trực thuộc.",
+        "new units need a parent unit inside your scope"),
+    "import.parent_missing": Text("Không có đơn vị cấp trên “{parent}” trong phạm vi của bạn.",
+                                  "parent unit '{parent}' does not exist or is outside your scope"),
+    "import.parent_inactive": Text("Đơn vị cấp trên “{parent}” đã ngừng hoạt động.",
+                                   "parent unit '{parent}' is deactivated"),
     # settings
     "settings.invalid": Text(
         "Cấu hình {name} = “{value}” không hợp lệ: {expected}.",

@@ -265,7 +265,7 @@ def test_a_refused_file_can_be_imported_once_fixed(session, version):
 def test_unknown_unit_without_create_units_suggests_it(session, version):
     message = refused(session, version, csv_bytes(with_cell(good_rows(), 0, "unit", "HG03")),
                       "new.csv")
-    assert "--create-units" in message
+    assert "let the import create unknown units" in message
 
 
 def test_problems_for_the_other_version_questions_are_unknown_columns(session, version):

@@ -311,7 +311,7 @@ def test_a_unit_user_importing_another_units_row_sees_row_and_column_and_nothing
     assert "nothing imported" in texts(at.error).lower() or "chưa nhập gì" in texts(at.error)
     problems = dataframes(at)[-1]
     assert problems.iloc[:, :2].values.tolist() == [[4, "unit"]]
-    assert "unknown unit 'HG02'" in problems.iloc[0, 2]
+    assert "Không có đơn vị mã “HG02”" in problems.iloc[0, 2]
     assert not [b for b in at.button if b.key == "import_confirm"]
     assert count_responses(db) == 0
 

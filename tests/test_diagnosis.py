@@ -254,3 +254,29 @@ def test_groups_view_and_province_questions(demo):
     assert np.allclose(unit_lost[own.index], own)
     mean = long.groupby("code")["score"].mean()
     assert np.allclose(province.set_index("code")["score"], mean[province["code"]])
+
+
+def test_cli_diagnose_json_matches_the_engine(demo, demo_url, monkeypatch, tmp_path, capsys):
+    import json
+
+    from survey.cli import common, main
+
+    monkeypatch.setenv("SURVEY_DATABASE_URL", demo_url)
+    monkeypatch.setenv("SURVEY_DATA_DIR", str(tmp_path))
+    common.engine.cache_clear()
+    try:
+        assert main(["diagnose", "--unit", "HG01", "--period", "Quý 4/2024", "--against",
+                     "previous", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert main(["diagnose", "--unit", "NOPE", "--period", "2024-Q4"]) == 2
+    finally:
+        common.engine.cache_clear()
+    source, reports = demo
+    expected = diagnose(source=source, report=reports["2024-Q4"], against="previous")
+    assert out["period"] == "2024-Q4" and out["baseline_period"] == "2024-Q3"
+    assert out["total_change"] == pytest.approx(reports["2024-Q4"].change_previous.total.change)
+    assert [q["code"] for q in out["questions"]] == list(expected.questions["code"])
+    first = out["questions"][0]
+    assert first["lost"] == pytest.approx(expected.questions.iloc[0]["lost"])
+    assert set(first) >= {"share_A", "share_X", "ci_low", "change", "p_value", "status"}
+    assert out["sentence"]["vi"] == change_sentence(expected, "vi")

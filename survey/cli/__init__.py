@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from survey.cli import audit, backup, campaigns, reports, scores, setup, users
+from survey.cli import audit, backup, campaigns, diagnose, reports, scores, setup, users
 from survey.cli.common import CliError
 
-COMMAND_MODULES = (setup, users, scores, reports, campaigns, backup, audit)
+COMMAND_MODULES = (setup, users, scores, diagnose, reports, campaigns, backup, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -503,3 +503,83 @@ def province_questions(responses: pd.DataFrame, questionnaire: Questionnaire, pe
     province["lost"] = province["points"] - province["score"]
     province["percent_lost"] = 100 * province["lost"] / province["points"]
     return long, _sorted(province)
+
+
+# --- tables for people (pages and the Word report) -------------------------------------------
+
+STATUS_TEXT = {
+    SAME: ("", ""),
+    ONLY_CURRENT: ("chỉ có ở phiếu kỳ này", "only in this period's version"),
+    ONLY_BASELINE: ("chỉ có ở phiếu kỳ so sánh", "only in the comparison version"),
+    CHANGED: ("đổi nội dung, không so sánh", "reworded, not compared"),
+}
+
+
+def _interval(low, high, lang: str) -> str:
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return "—"
+    return f"[{format_number(low, 2, lang)}; {format_number(high, 2, lang)}]"
+
+
+def questions_display(diagnosis: Diagnosis, lang: str = "vi", ci: str = "KTC 95%",
+                      limit: int | None = None) -> pd.DataFrame:
+    """The question table as text, sorted by points lost (Vietnamese number format)."""
+    from survey.formatting import format_p, format_signed
+
+    table = diagnosis.questions if limit is None else diagnosis.questions.head(limit)
+    options = [c for c in diagnosis.options if f"share_{c}" in table]
+    compared = diagnosis.baseline_period is not None
+    rows = []
+    for _, row in table.iterrows():
+        percent = row.get("basis") == PERCENT_BASIS
+        out = {
+            tr(lang, "Câu", "Question"): row["code"],
+            tr(lang, "Nội dung", "Question text"): row["text"],
+            tr(lang, "Điểm chuẩn", "Points"): format_number(row.get("points"), 2, lang),
+            tr(lang, "Điểm đạt", "Score"): format_number(row.get("score"), 2, lang),
+            ci: _interval(row.get("ci_low"), row.get("ci_high"), lang),
+            tr(lang, "Điểm bị mất", "Points lost"): format_number(row.get("lost"), 2, lang),
+        }
+        for code in options:
+            value = row.get(f"share_{code}")
+            out[f"{diagnosis.options[code]} (%)"] = format_number(
+                None if value is None or not np.isfinite(value) else 100 * value, 0, lang)
+        out["n"] = format_number(row.get("n"), 0, lang)
+        if compared:
+            suffix = tr(lang, " (% điểm câu)", " (% of points)") if percent else ""
+            out[tr(lang, "Kỳ so sánh", "Comparison")] = format_number(row.get("baseline_score"),
+                                                                       2, lang)
+            out[tr(lang, "Thay đổi", "Change")] = format_signed(row.get("change"), 2, lang) + suffix
+            out[tr(lang, f"{ci} của thay đổi", f"{ci} of change")] = _interval(
+                row.get("change_ci_low"), row.get("change_ci_high"), lang)
+            out["p"] = format_p(row.get("p_value"), lang)
+            out[tr(lang, "Ghi chú", "Note")] = tr(lang, *STATUS_TEXT.get(row.get("status"),
+                                                                         ("", "")))
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def groups_display(diagnosis: Diagnosis, lang: str = "vi") -> pd.DataFrame:
+    """Question × group: score [interval] per group, and whether the groups differ (Wald test,
+    Benjamini–Hochberg adjusted across questions)."""
+    from survey.formatting import format_p
+
+    if diagnosis.groups.empty:
+        return pd.DataFrame()
+    order = list(diagnosis.questions["code"])
+    groups = diagnosis.groups
+    tests = diagnosis.group_tests.set_index("code")
+    rows = []
+    for code in [c for c in order if c in set(groups["code"])]:
+        out = {tr(lang, "Câu", "Question"): code}
+        for _, g in groups[groups["code"] == code].iterrows():
+            label = diagnosis.group_labels.get(g["group"], g["group"])
+            out[label] = (f"{format_number(g['score'], 2, lang)} "
+                          f"{_interval(g['ci_low'], g['ci_high'], lang)} · n={int(g['n'])}")
+        test = tests.loc[code]
+        out[tr(lang, "p (hiệu chỉnh)", "p (adjusted)")] = format_p(test["p_adjusted"], lang)
+        out[tr(lang, "Các nhóm khác nhau?", "Groups differ?")] = (
+            "—" if test["differs"] is None else
+            tr(lang, "có", "yes") if test["differs"] else tr(lang, "không", "no"))
+        rows.append(out)
+    return pd.DataFrame(rows)

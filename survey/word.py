@@ -64,7 +64,9 @@ def _document(landscape: bool = False) -> Document:
     return document
 
 
-def _table(document: Document, frame: pd.DataFrame, font: float = 9) -> None:
+def _table(document: Document, frame: pd.DataFrame, font: float = 9,
+           widths: dict[str, float] | None = None) -> None:
+    """A table with a bold header row; `widths` gives some columns a width in cm."""
     table = document.add_table(rows=1, cols=len(frame.columns))
     table.style = "Table Grid"
     for cell, name in zip(table.rows[0].cells, frame.columns, strict=True):
@@ -80,6 +82,11 @@ def _table(document: Document, frame: pd.DataFrame, font: float = 9) -> None:
             for paragraph in cell.paragraphs:
                 for run in paragraph.runs:
                     run.font.size = Pt(font)
+    for position, name in enumerate(frame.columns):
+        if widths and name in widths:
+            table.autofit = False
+            for cell in table.columns[position].cells:
+                cell.width = Cm(widths[name])
 
 
 def _image(document: Document, png: bytes | None, width_cm: float, lang: str) -> None:
@@ -244,7 +251,8 @@ def unit_document(report, *, source, against: str = "year-ago", lang: str = "vi"
     against_text = tr(lang, "cùng kỳ năm trước" if against != "previous" else "kỳ trước",
                       "the same period last year" if against != "previous" else "the previous period")
     document.add_heading(tr(lang, "Điểm theo tiêu chí", "Scores by dimension"), level=1)
-    _table(document, dimension_table(report, against, lang))
+    _table(document, dimension_table(report, against, lang),
+           widths={tr(lang, "Tiêu chí", "Dimension"): 6, tr(lang, "STT", "No."): 1})
 
     document.add_heading(tr(lang, "Thay đổi so với kỳ so sánh", "Changes against the comparison "
                                                                 "period"), level=1)
@@ -274,8 +282,9 @@ def unit_document(report, *, source, against: str = "year-ago", lang: str = "vi"
     sentence = change_sentence(diagnosis, lang) if diagnosis else None
     document.add_heading(tr(lang, "Điểm bị mất ở đâu", "Where the points were lost"), level=1)
     if sentence:
-        document.add_paragraph(tr(lang, f"So với {against_text}, tổng điểm {sentence}.",
-                                  f"Against {against_text}, the total is {sentence}."))
+        end = "" if sentence.endswith("…") else "."
+        document.add_paragraph(tr(lang, f"So với {against_text}, tổng điểm {sentence}{end}",
+                                  f"Against {against_text}, the total is {sentence}{end}"))
     document.add_paragraph(tr(lang, "Các câu hỏi mất nhiều điểm nhất (điểm bị mất = điểm chuẩn − "
                                     "điểm đạt):",
                               "The questions where most points were lost (points lost = points − "
@@ -283,7 +292,7 @@ def unit_document(report, *, source, against: str = "year-ago", lang: str = "vi"
     shown = questions_display(diagnosis, lang, f"KTC {label}" if lang == "vi" else f"{label} CI",
                               limit=10)
     keep = [c for c in shown.columns if not c.endswith("(%)")]
-    _table(document, shown[keep], font=8)
+    _table(document, shown[keep], font=8, widths={tr(lang, "Nội dung", "Question text"): 8})
 
     if charts:
         document.add_heading(tr(lang, "Biểu đồ", "Charts"), level=1)
@@ -388,7 +397,7 @@ def province_document(report, *, source, lang: str = "vi", charts: bool = True) 
             tr(lang, "Điểm bị mất", "Points lost"): top["lost"].map(lambda v: format_number(v, 2, lang)),
             tr(lang, "% điểm bị mất", "% lost"): top["percent_lost"].map(
                 lambda v: format_number(v, 0, lang)),
-        }), font=8)
+        }), font=8, widths={tr(lang, "Nội dung", "Question text"): 9})
         if charts:
             document.add_heading(tr(lang, "Biểu đồ", "Charts"), level=1)
             _image(document, _png(caterpillar(ranking, maximum=questionnaire.max_points,

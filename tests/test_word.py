@@ -95,7 +95,7 @@ def test_unit_document_figures_are_the_engines(demo):
 
     # The decomposition sentence and the questions where most points were lost.
     diagnosis = diagnose(source=source, report=report, against="year-ago", groups=False)
-    assert f"tổng điểm {change_sentence(diagnosis, 'vi')}." in text
+    assert f"tổng điểm {change_sentence(diagnosis, 'vi')}" in text
     numbers = re.findall(r"(\d+,\d\d) ở tiêu chí (\d)", text)
     assert numbers
     by_code = {c.code: c.change for c in change.criteria}

@@ -152,8 +152,9 @@ st.subheader(t("Điểm bị mất ở đâu", "Where the points were lost"))
 diagnosis = diagnose(source=source, report=report, against=against, lang=lang())
 sentence = change_sentence(diagnosis, lang())
 if sentence:
-    st.markdown(t(f"So với {plain(baseline_label)}: {plain(sentence)}.",
-                  f"Against {plain(baseline_label)}: {plain(sentence)}."))
+    end = "" if sentence.endswith("…") else "."
+    st.markdown(t(f"So với {plain(baseline_label)}: {plain(sentence)}{end}",
+                  f"Against {plain(baseline_label)}: {plain(sentence)}{end}"))
 st.caption(t("Các câu mất nhiều điểm nhất ở trên cùng. Điểm bị mất = điểm chuẩn − điểm đạt; tỷ lệ "
              "mỗi phương án có trọng số theo nhóm người trả lời, kể cả «không có ý kiến».",
              "The questions that cost most are on top. Points lost = points − score; option "

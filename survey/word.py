@@ -85,6 +85,7 @@ def _table(document: Document, frame: pd.DataFrame, font: float = 9,
     for position, name in enumerate(frame.columns):
         if widths and name in widths:
             table.autofit = False
+            table.columns[position].width = Cm(widths[name])
             for cell in table.columns[position].cells:
                 cell.width = Cm(widths[name])
 

@@ -20,14 +20,16 @@ from app_ui import (
     session,
     t,
 )
-from survey.charts import caterpillar, heatmap, rank_sets_chart
+from survey.charts import caterpillar, heatmap, lost_heatmap, rank_sets_chart
 from survey.dashboard import load_source, province_report
+from survey.diagnosis import province_questions
 from survey.formatting import format_p
 from survey.par import classify
 from survey.periods import parse_period
 from survey.ranking import distinguishable_sentence
 from survey.reports import province_workbook
 from survey.tables import criteria_frame
+from survey.word import province_document
 
 scope = require_scope()
 title = st.empty()
@@ -168,11 +170,40 @@ if report.questionnaire is not None:
     criteria = criteria_frame(scores, {report.questionnaire.version: report.questionnaire}, lang=lang())
     st.altair_chart(heatmap(criteria, lang=lang()), width="stretch")
 
+if report.questionnaire is not None:
+    st.subheader(t("Câu hỏi yếu chung", "Shared weak questions"))
+    long, weakest = province_questions(source.responses, report.questionnaire, period,
+                                       units=set(ranking["unit"]), level=level(), lang=lang())
+    if len(weakest):
+        st.caption(t("Các câu mất nhiều điểm nhất, tính bình quân các đơn vị (mỗi đơn vị tính như "
+                     "nhau), với khoảng tin cậy.",
+                     "The questions that lose most points on the units' average (each unit counts "
+                     "once), with intervals."))
+        st.dataframe(pd.DataFrame({
+            t("Câu", "Question"): weakest["code"],
+            t("Nội dung", "Question text"): weakest["text"],
+            t("Điểm chuẩn", "Points"): weakest["points"].map(fmt),
+            t("Điểm đạt (bình quân)", "Score (average)"): weakest["score"].map(fmt),
+            ci_label(): [fmt_interval(lo, hi) for lo, hi in
+                         zip(weakest["ci_low"], weakest["ci_high"], strict=True)],
+            t("Điểm bị mất", "Points lost"): weakest["lost"].map(fmt),
+            t("% điểm bị mất", "% lost"): weakest["percent_lost"].map(lambda v: fmt(v, 0)),
+        }).head(10), hide_index=True, width="stretch")
+        st.altair_chart(lost_heatmap(long, lang=lang()), width="stretch")
+
 lang_now = lang()
 st.download_button(
     t("Tải bảng xếp hạng (Excel)", "Download the ranking (Excel)"),
     data=download(lambda: province_workbook(report, lang=lang_now)),
     file_name=f"xep-hang-{family}-{period}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    icon=":material/download:",
+)
+st.download_button(
+    t("Báo cáo Word toàn tỉnh" if whole else "Báo cáo Word các đơn vị được xem",
+      "Word report (province)" if whole else "Word report (units in view)"),
+    data=download(lambda: province_document(report, source=source, lang=lang_now)),
+    file_name=f"bao-cao-{family}-{period}.docx",
+    mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     icon=":material/download:",
 )

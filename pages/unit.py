@@ -24,7 +24,7 @@ from app_ui import (
     t,
 )
 from survey.auth import AccessDenied, visible_organisations
-from survey.charts import criteria_small_multiples, responses_chart, trend_chart
+from survey.charts import criteria_small_multiples, pareto_chart, responses_chart, trend_chart
 from survey.dashboard import (
     ScoreSource,
     index_table,
@@ -34,6 +34,7 @@ from survey.dashboard import (
     verdict,
 )
 from survey.db import new_session
+from survey.diagnosis import change_sentence, diagnose, groups_display, questions_display
 from survey.exports import unit_responses_csv
 from survey.periods import parse_period
 from survey.planning import slovin_sample_size
@@ -41,6 +42,7 @@ from survey.reports import unit_workbook
 from survey.storage import StorageError
 from survey.storage.transactions import set_transactions, transactions_in
 from survey.tables import criteria_frame, scores_frame
+from survey.word import unit_document
 
 scope = require_scope()
 st.title(t("Điểm khảo sát của đơn vị", "Unit survey score"))
@@ -182,6 +184,29 @@ for index in current.indices:
         t("Đánh giá", "Reading"): shares["verdict"],
     }), hide_index=True, width="stretch")
 
+st.subheader(t("Điểm bị mất ở đâu", "Where the points were lost"))
+diagnosis = diagnose(source=source, report=report, against=against, lang=lang())
+sentence = change_sentence(diagnosis, lang())
+if sentence:
+    end = "" if sentence.endswith("…") else "."
+    st.markdown(t(f"So với {plain(baseline_label)}: {plain(sentence)}{end}",
+                  f"Against {plain(baseline_label)}: {plain(sentence)}{end}"))
+st.caption(t("Các câu mất nhiều điểm nhất ở trên cùng. Điểm bị mất = điểm chuẩn − điểm đạt; tỷ lệ "
+             "mỗi phương án có trọng số theo nhóm người trả lời, kể cả «không có ý kiến».",
+             "The questions that cost most are on top. Points lost = points − score; option "
+             "shares are weighted by respondent group, \"no opinion\" included."))
+st.dataframe(questions_display(diagnosis, lang(), ci_label()), hide_index=True, width="stretch")
+st.altair_chart(pareto_chart(diagnosis.questions, lang=lang()), width="stretch")
+groups_table = groups_display(diagnosis, lang())
+if len(groups_table):
+    st.markdown(t("**Theo nhóm người trả lời**", "**By respondent group**"))
+    st.caption(t("Điểm đạt của từng câu theo nhóm, với khoảng tin cậy. «Các nhóm khác nhau?»: kiểm "
+                 "định Wald về sự bằng nhau của điểm các nhóm, p đã hiệu chỉnh Benjamini–Hochberg "
+                 "trên các câu.",
+                 "Each question's score by group, with its interval. \"Groups differ?\": Wald "
+                 "test of equal group scores, p adjusted (Benjamini–Hochberg) across questions."))
+    st.dataframe(groups_table, hide_index=True, width="stretch")
+
 history = scores_frame(report.history)
 if len(history) > 1:
     st.subheader(t("Diễn biến theo kỳ", "Over time"))
@@ -242,6 +267,14 @@ with left:
         data=download(lambda: unit_workbook(report, against=against, lang=lang_now)),
         file_name=f"bao-cao-{unit}-{period}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        icon=":material/download:",
+    )
+    st.download_button(
+        t("Báo cáo Word của đơn vị", "Unit report (Word)"),
+        data=download(lambda: unit_document(report, source=source, against=against,
+                                            lang=lang_now)),
+        file_name=f"bao-cao-{unit}-{period}.docx",
+        mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         icon=":material/download:",
     )
 with right:

@@ -181,3 +181,53 @@ def rank_sets_chart(ranking: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelM
     ).properties(height=alt.Step(26), title=_labels(
         lang, "Khoảng hạng của từng đơn vị", "Each unit's rank interval"))
     return _localised(chart, lang)
+
+
+def pareto_chart(questions: pd.DataFrame, *, lang: str = "vi", top: int | None = None
+                 ) -> alt.TopLevelMixin:
+    """Points lost per question, most first, with the cumulative share of all points lost
+    (questions: code, lost, points, from `survey.diagnosis`)."""
+    data = questions.dropna(subset=["lost"]).sort_values("lost", ascending=False)
+    data = data.assign(cumulative=100 * data["lost"].cumsum() / data["lost"].sum())
+    if top:
+        data = data.head(top)
+    order = list(data["code"])
+    x = alt.X("code:N", sort=order, title=_labels(lang, "Câu hỏi", "Question"),
+              axis=alt.Axis(labelAngle=-90))
+    bars = alt.Chart(data).mark_bar(color=FALL_COLOR).encode(
+        x=x, y=alt.Y("lost:Q", title=_labels(lang, "Điểm bị mất", "Points lost")),
+        tooltip=[alt.Tooltip("code:N", title=_labels(lang, "Câu", "Question")),
+                 alt.Tooltip("points:Q", title=_labels(lang, "Điểm chuẩn", "Points"), format=".2f"),
+                 alt.Tooltip("lost:Q", title=_labels(lang, "Mất", "Lost"), format=".2f"),
+                 alt.Tooltip("cumulative:Q", title=_labels(lang, "Lũy kế %", "Cumulative %"),
+                             format=".0f")],
+    )
+    line = alt.Chart(data).mark_line(point=True, color=MAIN_COLOR).encode(
+        x=x, y=alt.Y("cumulative:Q", scale=alt.Scale(domain=[0, 100]),
+                     title=_labels(lang, "Lũy kế (% điểm bị mất)", "Cumulative (% of points lost)")),
+    )
+    chart = alt.layer(bars, line).resolve_scale(y="independent").properties(
+        height=260, title=_labels(lang, "Điểm bị mất theo câu hỏi (Pareto)",
+                                  "Points lost by question (Pareto)"))
+    return _localised(chart, lang)
+
+
+def lost_heatmap(long: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
+    """Units × questions, coloured by the share of the question's points lost
+    (long: unit, unit_name, code, points, lost, from `survey.diagnosis.province_questions`)."""
+    data = long.dropna(subset=["lost"]).assign(pct=lambda f: 100 * f["lost"] / f["points"])
+    chart = alt.Chart(data).mark_rect().encode(
+        x=alt.X("code:O", title=_labels(lang, "Câu hỏi", "Question"), sort=list(dict.fromkeys(
+            data["code"]))),
+        y=alt.Y("unit:O", title=_labels(lang, "Đơn vị", "Unit")),
+        color=alt.Color("pct:Q", title="% " + _labels(lang, "điểm bị mất", "points lost"),
+                        scale=alt.Scale(scheme="reds")),
+        tooltip=[alt.Tooltip("unit_name:N", title=_labels(lang, "Đơn vị", "Unit")),
+                 alt.Tooltip("code:N", title=_labels(lang, "Câu", "Question")),
+                 alt.Tooltip("lost:Q", title=_labels(lang, "Điểm bị mất", "Points lost"),
+                             format=".2f"),
+                 alt.Tooltip("pct:Q", format=".0f")],
+    ).properties(height=alt.Step(18), title=_labels(
+        lang, "Điểm bị mất theo đơn vị và câu hỏi (% điểm chuẩn của câu)",
+        "Points lost by unit and question (% of the question's points)"))
+    return _localised(chart, lang)

@@ -171,8 +171,25 @@ def register_scores(commands: argparse._SubParsersAction) -> None:
     par.set_defaults(handler="scores:_par")
 
 
+def register_diagnose(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("diagnose", help="where a unit's points were lost, by question")
+    parser.add_argument("--questionnaire", default="dtxhh-haugiang", metavar="ID",
+                        help="questionnaire family (default: dtxhh-haugiang)")
+    parser.add_argument("--unit", required=True, help="unit code")
+    parser.add_argument("--period", type=period_argument, required=True,
+                        help="2024-Q3, 2024-H1 or 2024")
+    parser.add_argument("--against", choices=["previous", "year-ago"], default="year-ago",
+                        help="comparison period (default: year-ago)")
+    parser.add_argument("--level", type=float, default=None,
+                        help="confidence level (default: SURVEY_CI_LEVEL, else 0.95)")
+    parser.add_argument("--as", dest="as_user", metavar="USER",
+                        help="limit to what this user may see")
+    parser.add_argument("--json", action="store_true", help="full-precision JSON")
+    parser.set_defaults(handler="diagnose:_diagnose")
+
+
 def register_reports(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser("report", help="Excel reports as the offices lay them out")
+    report = commands.add_parser("report", help="Excel or Word reports as the offices lay them out")
     kinds = report.add_subparsers(dest="kind", metavar="KIND", required=True)
     for name, handler, help_text, against in (
         ("unit", "reports:_unit", "one unit's table by dimension with comparisons", "year-ago"),
@@ -182,7 +199,10 @@ def register_reports(commands: argparse._SubParsersAction) -> None:
         if name == "unit":
             parser.add_argument("--unit", required=True, help="unit code")
         parser.add_argument("--period", type=period_argument, required=True, help="2024-Q3, 2024-H1 or 2024")
-        parser.add_argument("--out", required=True, help="output .xlsx file")
+        parser.add_argument("--out", required=True,
+                            help="output file: .xlsx (Excel workbook) or .docx (Word report)")
+        parser.add_argument("--lang", choices=["vi", "en"], default="vi",
+                            help="language of the Word report (default: vi)")
         parser.add_argument("--questionnaire", default="dtxhh-haugiang", metavar="ID",
                             help="questionnaire family (default: dtxhh-haugiang)")
         parser.add_argument("--against", choices=["previous", "year-ago"], default=against,
@@ -313,5 +333,5 @@ def register_audit(commands: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler="audit:_audit_list")
 
 
-REGISTRARS = (register_setup, register_users, register_scores, register_reports,
+REGISTRARS = (register_setup, register_users, register_scores, register_diagnose, register_reports,
               register_campaigns, register_backup, register_audit)

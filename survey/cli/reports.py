@@ -1,4 +1,5 @@
-"""Report commands: `survey report unit|province` write the office's Excel workbooks."""
+"""Report commands: `survey report unit|province` write the office's Excel workbooks or Word
+reports (by the --out file's extension)."""
 
 from __future__ import annotations
 
@@ -37,10 +38,14 @@ def _level(value: float | None) -> float:
 
 def _write(path: str, content: bytes) -> None:
     out = Path(path)
-    if out.suffix.lower() != ".xlsx":
-        raise CliError(f"{path}: the report is an Excel workbook, name it .xlsx")
+    if out.suffix.lower() not in (".xlsx", ".docx"):
+        raise CliError(f"{path}: name the report .xlsx (Excel) or .docx (Word)")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(content)
+
+
+def _is_word(path: str) -> bool:
+    return Path(path).suffix.lower() == ".docx"
 
 
 def _unit(args: argparse.Namespace) -> int:
@@ -52,7 +57,13 @@ def _unit(args: argparse.Namespace) -> int:
                              period=period, level=_level(args.level))
         if report.current is None:
             raise CliError(f"unit {args.unit} has no responses in {period}")
-        _write(args.out, unit_workbook(report, against=args.against))
+        if _is_word(args.out):
+            from survey.word import unit_document
+
+            content = unit_document(report, source=source, against=args.against, lang=args.lang)
+        else:
+            content = unit_workbook(report, against=args.against)
+        _write(args.out, content)
     total = report.current.total
     print(f"{args.out}: {args.unit} {period}, n = {report.current.n}, "
           f"score = {total.score:.2f}" if total and total.score is not None else f"{args.out} written")
@@ -68,7 +79,13 @@ def _province(args: argparse.Namespace) -> int:
                                  level=_level(args.level), classify=classify)
         if report.ranking.empty:
             raise CliError(f"no responses in {period}")
-        _write(args.out, province_workbook(report))
+        if _is_word(args.out):
+            from survey.word import province_document
+
+            content = province_document(report, source=source, lang=args.lang)
+        else:
+            content = province_workbook(report)
+        _write(args.out, content)
     print(f"{args.out}: {len(report.ranking)} units ranked for {period}")
     for row in report.ranking.itertuples():
         print(f"  {row.rank_label:<24} {row.unit} {row.unit_name}")

@@ -1,0 +1,282 @@
+"""Question-level diagnosis: checked against a straightforward loop implementation of SCORING.md
+(one question = its own terms), hand formulas, and the engine's own criterion changes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from survey.auth import FULL_ACCESS
+from survey.dashboard import load_source, unit_report
+from survey.diagnosis import (
+    CHANGED,
+    ONLY_BASELINE,
+    ONLY_CURRENT,
+    SAME,
+    change_sentence,
+    diagnose,
+    group_test,
+    option_shares,
+    province_questions,
+    question_table,
+)
+from survey.questionnaire import load_questionnaire
+
+ROOT = Path(__file__).resolve().parents[1]
+Q2024 = load_questionnaire(ROOT / "questionnaires" / "dtxhh-haugiang-2024.yaml")
+FRACTION = {"A": 1.0, "B": 0.6, "C": 0.2, "D": 0.0, "X": None}
+
+
+def synthetic(seed: int, n: int = 120) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame({
+        "unit": rng.choice(["U1", "U2"], n),
+        "period": "2024-Q1",
+        "version": "2024",
+        "group": rng.choice(["DAN", "DN", "CB", None], n, p=[0.5, 0.25, 0.2, 0.05]),
+    })
+    for question in Q2024.questions:
+        values = rng.choice(["A", "B", "C", "D", "X", None], n, p=[0.3, 0.3, 0.15, 0.1, 0.1, 0.05])
+        table[question.code] = pd.Categorical(values, categories=list("ABCDX"))
+    table.loc[table.index[:7], "1.1"] = np.nan  # some unanswered
+    table["4.4"] = pd.Categorical([None] * n, categories=list("ABCDX"))  # nobody answered 4.4
+    return table
+
+
+def loop_reference(table: pd.DataFrame):
+    """R_q, V(R_q), n_q, df_q per (unit, question), by plain loops over respondents."""
+    weights = {g.code: g.weight for g in Q2024.groups}
+    out = {}
+    for unit in sorted(table["unit"].unique()):
+        people = [r for _, r in table[table["unit"] == unit].iterrows() if r["group"] in weights]
+        counts = {}
+        for r in people:
+            counts[r["group"]] = counts.get(r["group"], 0) + 1
+        w = [weights[r["group"]] / counts[r["group"]] for r in people]
+        for question in Q2024.questions:
+            code, p = question.code, question.points
+            a = [0 if pd.isna(r[code]) or FRACTION[r[code]] is None else 1 for r in people]
+            s = [p * FRACTION[r[code]] if ai else 0.0 for r, ai in zip(people, a, strict=True)]
+            x = sum(wi * ai for wi, ai in zip(w, a, strict=True))
+            if x == 0:
+                out[unit, code] = (np.nan, np.nan, 0, 0)
+                continue
+            y = sum(wi * ai * si for wi, ai, si in zip(w, a, s, strict=True))
+            ratio = y / x
+            z = [wi * ai * (si - ratio) / x for wi, ai, si in zip(w, a, s, strict=True)]
+            variance = 0.0
+            for g in counts:
+                zs = [zi for zi, r in zip(z, people, strict=True) if r["group"] == g]
+                if len(zs) > 1:
+                    mean = sum(zs) / len(zs)
+                    variance += len(zs) / (len(zs) - 1) * sum((v - mean) ** 2 for v in zs)
+            n_q = sum(a)
+            groups_q = len({r["group"] for r, ai in zip(people, a, strict=True) if ai})
+            out[unit, code] = (ratio, variance, n_q, n_q - groups_q)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_question_scores_and_variances_match_the_loop(seed):
+    table = synthetic(seed)
+    domain, keys = pd.factorize(table["unit"], sort=True)
+    values = question_table(table, Q2024, domain, len(keys))
+    reference = loop_reference(table)
+    for d, unit in enumerate(keys):
+        for q, code in enumerate(Q2024.question_codes):
+            ratio, variance, n_q, df_q = reference[unit, code]
+            assert values["n"][d, q] == n_q
+            assert values["df"][d, q] == df_q
+            if np.isnan(ratio):
+                assert np.isnan(values["score"][d, q])
+                continue
+            assert values["score"][d, q] == pytest.approx(ratio, rel=1e-12)
+            assert values["variance"][d, q] == pytest.approx(variance, rel=1e-9, abs=1e-15)
+    # The interval is logit-t on [0, p_q] with df_q.
+    q = Q2024.question_codes.index("2.2")
+    score, se, df = values["score"][0, q], np.sqrt(values["variance"][0, q]), values["df"][0, q]
+    p = score / 1.0
+    half = stats.t.ppf(0.975, df) * se / (p * (1 - p))
+    logit = np.log(p / (1 - p))
+    assert values["lower"][0, q] == pytest.approx(1 / (1 + np.exp(-(logit - half))))
+    assert values["upper"][0, q] == pytest.approx(1 / (1 + np.exp(-(logit + half))))
+
+
+def test_group_domains_match_the_loop_per_group():
+    table = synthetic(3)
+    one = table[table["unit"] == "U1"].reset_index(drop=True)
+    values = question_table(one, Q2024, np.zeros(len(one), np.intp), 1, by_group=True)
+    for g, group in enumerate(Q2024.groups):
+        part = one[one["group"] == group.code].assign(unit="U1")
+        reference = loop_reference(part)
+        for q, code in enumerate(Q2024.question_codes):
+            ratio, variance, n_q, _ = reference["U1", code]
+            assert values["n"][g, q] == n_q
+            if n_q:
+                assert values["score"][g, q] == pytest.approx(ratio, rel=1e-12)
+                assert values["variance"][g, q] == pytest.approx(variance, rel=1e-9, abs=1e-15)
+
+
+def test_option_shares_are_weighted_and_include_no_opinion():
+    table = pd.DataFrame({
+        "group": ["DAN", "DAN", "DN", "CB", None],
+        "2.2": pd.Categorical(["A", "X", "B", "A", "D"], categories=list("ABCDX")),
+    })
+    shares, answered = option_shares(table, Q2024)
+    row = shares.iloc[Q2024.question_codes.index("2.2")]
+    # weights: DAN 0.4/2 each, DN 0.3, CB 0.3; the unknown group is left out.
+    assert row["A"] == pytest.approx(0.2 + 0.3)
+    assert row["X"] == pytest.approx(0.2)
+    assert row["B"] == pytest.approx(0.3)
+    assert row["D"] == 0
+    assert answered[Q2024.question_codes.index("2.2")] == 4
+    assert np.isnan(shares.iloc[0]["A"])  # 1.1 has no column: nobody answered
+
+
+def test_group_test_is_the_wald_chi_square():
+    score = np.array([[0.5, 0.7, np.nan], [0.5, 0.6, 0.9]])
+    variance = np.array([[0.01, 0.02, np.nan], [0.01, 0.02, 0.04]])
+    statistic, p_value = group_test(score, variance, np.ones_like(score, bool))
+    assert statistic[0] == pytest.approx(0.2**2 / 0.03)  # two groups: (R1 − R2)² / (V1 + V2)
+    assert p_value[0] == pytest.approx(stats.chi2.sf(0.2**2 / 0.03, 1))
+    precision = 1 / variance[1]
+    mean = (precision * score[1]).sum() / precision.sum()
+    expected = (precision * (score[1] - mean) ** 2).sum()
+    assert statistic[1] == pytest.approx(expected)
+    assert p_value[1] == pytest.approx(stats.chi2.sf(expected, 2))
+    one = group_test(score, variance, np.array([[True, False, False]] * 2))[1]
+    assert np.isnan(one).all()  # one usable group: no test
+
+
+@pytest.fixture(scope="module")
+def demo(demo_url):
+    from survey.db import make_engine, new_session
+
+    engine = make_engine(demo_url)
+    with new_session(engine) as session:
+        source = load_source(session=session, family="dtxhh-haugiang", scope=FULL_ACCESS)
+        reports = {period: unit_report(session=session, source=source, scope=FULL_ACCESS,
+                                       unit="HG01", period=period)
+                   for period in ("2024-Q4", "2024-Q3")}
+    engine.dispose()
+    return source, reports
+
+
+def test_previous_quarter_decomposition_adds_up_to_the_engine(demo):
+    source, reports = demo
+    report = reports["2024-Q4"]
+    diagnosis = diagnose(source=source, report=report, against="previous")
+    change = report.change_previous
+    assert diagnosis.total_change == pytest.approx(change.total.change)
+    criteria = diagnosis.criteria.set_index("criterion")
+    assert criteria["change"].sum() == pytest.approx(change.total.change)
+    questions = diagnosis.questions
+    assert (questions["status"] == SAME).all()
+    for code, row in criteria.iterrows():
+        assert row["change"] == pytest.approx(change.criteria[int(code) - 1].change)
+        assert row["decomposed"]
+        inside = questions[questions["criterion"] == code]
+        assert inside["contribution"].sum() == pytest.approx(row["change"], abs=1e-12)
+    # Sorted by points lost, and lost = p_q − R_q.
+    assert list(questions["lost"]) == sorted(questions["lost"], reverse=True)
+    assert np.allclose(questions["lost"], questions["points"] - questions["score"])
+    # A question's change test: Welch on the two linearisation variances.
+    row = questions.iloc[0]
+    base = diagnose(source=source, report=reports["2024-Q3"], against="previous",
+                    groups=False).questions.set_index("code").loc[row["code"]]
+    variance = row["se"] ** 2 + base["se"] ** 2
+    df = variance**2 / (row["se"] ** 4 / row["df"] + base["se"] ** 4 / base["df"])
+    assert row["baseline_score"] == pytest.approx(base["score"])
+    assert row["change"] == pytest.approx(row["score"] - base["score"])
+    assert row["p_value"] == pytest.approx(
+        2 * stats.t.sf(abs(row["change"]) / np.sqrt(variance), df))
+
+
+def test_questions_in_one_version_are_never_compared(demo):
+    source, reports = demo
+    diagnosis = diagnose(source=source, report=reports["2024-Q4"], against="year-ago")
+    assert diagnosis.baseline_version == "2023" and diagnosis.version == "2024"
+    status = diagnosis.questions.set_index("code")["status"]
+    assert status["4.4"] == ONLY_CURRENT  # new in 2024
+    assert status["1.3"] == CHANGED  # same code, new wording
+    assert status["1.1"] == SAME  # same wording, points 1.25 → 1.5: compared as % of p_q
+    q2023 = load_questionnaire(ROOT / "questionnaires" / "dtxhh-haugiang-2023.yaml")
+    base_only = set(q2023.question_codes) - set(Q2024.question_codes)
+    for code in base_only:
+        assert status[code] == ONLY_BASELINE
+    assert diagnosis.questions.set_index("code").loc["1.1", "basis"] == "percent"
+    not_compared = diagnosis.questions[diagnosis.questions["status"] != SAME]
+    assert not_compared["change"].isna().all() and not_compared["p_value"].isna().all()
+    # Criteria whose questions differ get no question breakdown, but their ΔC_k still adds up.
+    criteria = diagnosis.criteria.set_index("criterion")
+    assert not criteria.loc["1", "decomposed"]
+    assert criteria["change"].sum() == pytest.approx(diagnosis.total_change)
+
+
+def test_sentence_numbers_are_the_engines(demo):
+    source, reports = demo
+    diagnosis = diagnose(source=source, report=reports["2024-Q4"], against="previous")
+    sentence = change_sentence(diagnosis)
+    total = diagnosis.total_change
+    word = "giảm" if total < 0 else "tăng"
+    assert sentence.startswith(f"{word} {abs(total):.2f}".replace(".", ",") + " điểm")
+    criteria = diagnosis.criteria.set_index("criterion")
+    for amount, code in re.findall(r"(\d+,\d\d) ở tiêu chí (\w+)", sentence):
+        assert float(amount.replace(",", ".")) == pytest.approx(
+            abs(criteria.loc[code, "change"]), abs=0.005)
+        assert np.sign(criteria.loc[code, "change"]) == np.sign(total)
+    for code in re.findall(r"câu (\S+) " + word, sentence):
+        q = diagnosis.questions.set_index("code")
+        criterion = q.loc[code, "criterion"]
+        inside = q[q["criterion"] == criterion]["contribution"]
+        assert inside[code] == (inside.min() if total < 0 else inside.max())
+    assert change_sentence(diagnosis, "en").startswith(("down ", "up "))
+
+
+def test_groups_view_and_province_questions(demo):
+    source, reports = demo
+    diagnosis = diagnose(source=source, report=reports["2024-Q4"], against="previous")
+    groups = diagnosis.groups
+    assert set(groups["group"]) == {"DAN", "DN", "CB"}
+    assert groups.groupby("code")["n"].sum().to_dict() == diagnosis.questions.set_index(
+        "code")["n"].to_dict()
+    tests = diagnosis.group_tests
+    assert (tests["p_adjusted"] >= tests["p_value"] - 1e-15).all()
+    long, province = province_questions(source.responses, Q2024, "2024-Q4")
+    assert list(province["lost"]) == sorted(province["lost"], reverse=True)
+    unit_lost = long[long["unit"] == "HG01"].set_index("code")["score"]
+    own = diagnosis.questions.set_index("code")["score"]
+    assert np.allclose(unit_lost[own.index], own)
+    mean = long.groupby("code")["score"].mean()
+    assert np.allclose(province.set_index("code")["score"], mean[province["code"]])
+
+
+def test_cli_diagnose_json_matches_the_engine(demo, demo_url, monkeypatch, tmp_path, capsys):
+    import json
+
+    from survey.cli import common, main
+
+    monkeypatch.setenv("SURVEY_DATABASE_URL", demo_url)
+    monkeypatch.setenv("SURVEY_DATA_DIR", str(tmp_path))
+    common.engine.cache_clear()
+    try:
+        assert main(["diagnose", "--unit", "HG01", "--period", "Quý 4/2024", "--against",
+                     "previous", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert main(["diagnose", "--unit", "NOPE", "--period", "2024-Q4"]) == 2
+    finally:
+        common.engine.cache_clear()
+    source, reports = demo
+    expected = diagnose(source=source, report=reports["2024-Q4"], against="previous")
+    assert out["period"] == "2024-Q4" and out["baseline_period"] == "2024-Q3"
+    assert out["total_change"] == pytest.approx(reports["2024-Q4"].change_previous.total.change)
+    assert [q["code"] for q in out["questions"]] == list(expected.questions["code"])
+    first = out["questions"][0]
+    assert first["lost"] == pytest.approx(expected.questions.iloc[0]["lost"])
+    assert set(first) >= {"share_A", "share_X", "ci_low", "change", "p_value", "status"}
+    assert out["sentence"]["vi"] == change_sentence(expected, "vi")

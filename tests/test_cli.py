@@ -334,7 +334,8 @@ HEAVY = ("pandas", "scipy", "numpy", "streamlit", "sqlalchemy", "sqlmodel", "ope
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["score", "--help"], ["campaign", "open", "--help"],
-                                  ["report", "unit", "--help"], ["import", "--help"]])
+                                  ["report", "unit", "--help"], ["import", "--help"],
+                                  ["diagnose", "--help"]])
 def test_help_imports_no_heavy_library(argv):
     """`survey --help` and every command's --help answer without pandas, scipy, Streamlit or
     the database layer (issue 11): the parsers import none of them."""

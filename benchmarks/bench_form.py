@@ -57,7 +57,7 @@ def prepare_database(url: str, base_url: str) -> str:
             name="Cục Thi hành án dân sự tỉnh Hậu Giang",
             parent_code="HG",
         )
-        link = open_campaign_link(
+        link = open_campaign_link(actor="test",
             session=session,
             unit_code="HG01",
             period="2024-Q3",

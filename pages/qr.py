@@ -19,7 +19,6 @@ from survey.periods import parse_period, quarter_of
 from survey.posters import PosterContent, PosterFontError, poster_content, posters_pdf
 from survey.qr import qr_png, qr_svg
 from survey.storage import StorageError
-from survey.storage.audit import append_audit
 from survey.storage.campaigns import find_open_campaign, list_campaign_summaries
 from survey.storage.questionnaires import default_questionnaire_version, list_questionnaire_versions
 
@@ -99,10 +98,9 @@ if campaign is None:
                               type="primary", disabled=not confirmed):
         try:
             with session() as db:
-                opened = open_campaign_link(session=db, unit_code=unit.code, period=period,
-                                            questionnaire=f"{version.family}@{version.version}")
-                append_audit(session=db, username=scope.username, action="campaign_opened",
-                             target=f"#{opened.campaign.id} {unit.code} {period} {version.family}@{version.version}")
+                open_campaign_link(session=db, actor=scope.username, unit_code=unit.code,
+                                   period=period,
+                                   questionnaire=f"{version.family}@{version.version}")
                 db.commit()
             st.rerun()
         except StorageError as error:
@@ -174,14 +172,10 @@ else:
     if st.button(t("Tạo áp phích cho tất cả đơn vị", "Make every unit's poster")):
         try:
             with session() as db:
-                links = province_links(session=db, period=period, province_code=province.code,
+                links = province_links(session=db, actor=scope.username, period=period,
+                                       province_code=province.code,
                                        questionnaire=f"{version.family}@{version.version}",
                                        within=scope.organisation_ids)
-                for made in links:
-                    if made.created:
-                        append_audit(session=db, username=scope.username, action="campaign_opened",
-                                     target=f"#{made.campaign.id} {made.unit.code} {period} "
-                                            f"{version.family}@{version.version}")
                 db.commit()
             st.session_state["all_posters"] = (
                 f"ap-phich-{province.code}-{period}-{version.family}.pdf",

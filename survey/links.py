@@ -181,13 +181,16 @@ class CampaignLink:
 def open_campaign_link(
     *,
     session: Session,
+    actor: str,
     unit_code: str,
     period: str,
     questionnaire: str,
     days: int | None = None,
     base_url: str | None = None,
 ) -> CampaignLink:
-    """Open (or reuse) the campaign of unit × quarter × questionnaire ('ID' or 'ID@VERSION')."""
+    """Open (or reuse) the campaign of unit × quarter × questionnaire ('ID' or 'ID@VERSION'),
+    in the session's transaction (the caller commits); a campaign opened now is audited as
+    `actor`'s "campaign_opened" in the same transaction."""
     unit = get_organisation(session=session, code=unit_code)
     if unit is None:
         raise StorageError("unit.missing", code=unit_code)
@@ -195,12 +198,19 @@ def open_campaign_link(
     campaign, created = open_campaign(
         session=session, unit_id=unit.id, period=period, version_id=version.id, days=days
     )
+    if created:
+        from survey.storage.audit import append_audit
+
+        append_audit(session=session, username=actor, action="campaign_opened",
+                     target=f"#{campaign.id} {unit.code} {campaign.period} "
+                            f"{version.family}@{version.version}")
     return CampaignLink(campaign, unit, version, campaign_url(campaign, base_url=base_url), created)
 
 
 def province_links(
     *,
     session: Session,
+    actor: str,
     period: str,
     questionnaire: str,
     province_code: str | None = None,
@@ -232,6 +242,7 @@ def province_links(
     return [
         open_campaign_link(
             session=session,
+            actor=actor,
             unit_code=unit.code,
             period=period,
             questionnaire=questionnaire,

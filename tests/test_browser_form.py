@@ -51,7 +51,7 @@ def app(tmp_path_factory):
             parent_code="HG01",
         )
         links = {
-            code: open_campaign_link(
+            code: open_campaign_link(actor="test",
                 session=session, unit_code=code, period="2024-Q3", questionnaire="dtxhh-haugiang"
             )
             for code in ("HG01", "HG02")

@@ -50,7 +50,7 @@ def units(engine, session):
 
 
 def _link(session, unit="HG01", **kwargs):
-    return open_campaign_link(
+    return open_campaign_link(actor="test",
         session=session, unit_code=unit, period="2024-Q3", questionnaire="dtxhh-haugiang", **kwargs
     )
 
@@ -167,9 +167,9 @@ def test_new_campaign_runs_ninety_days_and_days_sets_expiry(units):
 
 def test_open_needs_a_quarter_and_known_unit(units):
     with pytest.raises(ValueError, match="quarter"):
-        open_campaign_link(session=units, unit_code="HG01", period="2024", questionnaire="sipas")
+        open_campaign_link(actor="test", session=units, unit_code="HG01", period="2024", questionnaire="sipas")
     with pytest.raises(StorageError, match="XX"):
-        open_campaign_link(session=units, unit_code="XX", period="2024-Q3", questionnaire="sipas")
+        open_campaign_link(actor="test", session=units, unit_code="XX", period="2024-Q3", questionnaire="sipas")
 
 
 def test_an_expired_open_campaign_is_replaced(units):
@@ -370,3 +370,24 @@ def test_storage_opens_one_campaign_whatever_the_spelling(units, session):
     again, created = open_campaign(session=session, unit_id=unit.id, period="2024-q3",
                                    version_id=version.id)
     assert not created and again.id == first.id
+
+
+def test_cli_campaign_changes_are_audited(cli_units, capsys):
+    """Opening, rotating, closing and revoking from the command line each leave an audit entry
+    of the command line's account (issue 14: one owner for every write)."""
+    import json
+
+    common = ["--unit", "HG01", "--period", "2024-Q3"]
+    assert main(["campaign", "open", *common, "--questionnaire", "dtxhh-haugiang"]) == 0
+    assert main(["campaign", "open", *common, "--questionnaire", "dtxhh-haugiang"]) == 0  # reused
+    assert main(["campaign", "rotate", *common]) == 0
+    assert main(["campaign", "close", *common]) == 0
+    assert main(["campaign", "open", *common, "--questionnaire", "sipas"]) == 0
+    assert main(["campaign", "revoke", *common]) == 0
+    capsys.readouterr()
+    assert main(["audit", "list", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    campaign_actions = [e["action"] for e in reversed(entries) if e["action"].startswith("campaign_")]
+    assert campaign_actions == ["campaign_opened", "campaign_rotated", "campaign_closed",
+                                "campaign_opened", "campaign_revoked"]
+    assert {e["username"] for e in entries if e["action"].startswith("campaign_")} == {"cli"}

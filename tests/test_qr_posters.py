@@ -103,7 +103,7 @@ def test_svg_is_one_path_scaled_to_the_code():
 
 
 def test_poster_holds_a_qr_of_the_link_and_the_url(province):
-    link = open_campaign_link(
+    link = open_campaign_link(actor="test",
         session=province, unit_code="HG01", period="2024-Q3", questionnaire="dtxhh-haugiang"
     )
     pdf = campaign_poster_pdf(link)
@@ -116,7 +116,7 @@ def test_poster_holds_a_qr_of_the_link_and_the_url(province):
 
 
 def test_poster_text_is_vietnamese(province):
-    link = open_campaign_link(
+    link = open_campaign_link(actor="test",
         session=province, unit_code="HG02", period="2024-Q3", questionnaire="sipas"
     )
     poster = poster_content(link)
@@ -126,10 +126,10 @@ def test_poster_text_is_vietnamese(province):
 
 
 def test_province_pdf_has_one_poster_per_unit(province):
-    open_campaign_link(
+    open_campaign_link(actor="test",
         session=province, unit_code="HG02", period="2024-Q3", questionnaire="dtxhh-haugiang"
     )
-    links = province_links(session=province, period="2024-Q3", questionnaire="dtxhh-haugiang")
+    links = province_links(actor="test", session=province, period="2024-Q3", questionnaire="dtxhh-haugiang")
     assert [link.unit.code for link in links] == ["HG01", "HG02", "HG03"]
     assert [link.created for link in links] == [True, False, True]
     pdf = posters_pdf([poster_content(link) for link in links])
@@ -143,7 +143,7 @@ def test_province_pdf_has_one_poster_per_unit(province):
     shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) not installed"
 )
 def test_printed_poster_scans(province, tmp_path):
-    link = open_campaign_link(
+    link = open_campaign_link(actor="test",
         session=province, unit_code="HG03", period="2024-Q3", questionnaire="sipas"
     )
     (tmp_path / "poster.pdf").write_bytes(campaign_poster_pdf(link))

@@ -38,7 +38,7 @@ def campaigns(engine):
         for code in ("HG01", "HG02"):
             add_organisation(session=session, code=code, name=f"Đơn vị {code}", parent_code="HG")
             links.append(
-                open_campaign_link(
+                open_campaign_link(actor="test",
                     session=session, unit_code=code, period="2024-Q3", questionnaire="dtxhh-haugiang"
                 ).campaign
             )

@@ -42,7 +42,7 @@ def campaign(engine, monkeypatch):
     with new_session(engine) as session:
         add_organisation(session=session, code="HG", name="Tỉnh Hậu Giang")
         add_organisation(session=session, code="HG01", name=UNIT_NAME, parent_code="HG")
-        link = open_campaign_link(
+        link = open_campaign_link(actor="test",
             session=session, unit_code="HG01", period="2024-Q3", questionnaire="dtxhh-haugiang"
         )
         session.commit()
@@ -126,7 +126,7 @@ def test_text_is_escaped(engine, campaign):
         add_organisation(
             session=session, code="X1", name='<script>alert("x")</script> & Co', parent_code="HG"
         )
-        link = open_campaign_link(
+        link = open_campaign_link(actor="test",
             session=session, unit_code="X1", period="2024-Q3", questionnaire="sipas"
         )
         session.commit()
@@ -271,7 +271,7 @@ def test_a_field_sent_twice_is_refused(client, engine, campaign):
 
 def test_a_key_of_another_campaign_is_refused(engine, client, campaign):
     with new_session(engine) as session:
-        other = open_campaign_link(
+        other = open_campaign_link(actor="test",
             session=session, unit_code="HG01", period="2024-Q3", questionnaire="sipas"
         )
         session.commit()

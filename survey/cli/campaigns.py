@@ -8,19 +8,23 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from survey.admin import CLI_SCOPE
 from survey.cli.common import CliError, print_json, session_scope
-from survey.links import CampaignLink, campaign_url, open_campaign_link, province_links
+from survey.links import (
+    CampaignLink,
+    campaign_url,
+    change_campaign,
+    open_campaign_link,
+    province_links,
+)
 from survey.models import Campaign
 from survey.posters import campaign_poster_pdf, poster_content, posters_pdf
 from survey.qr import qr_png, qr_svg
 from survey.storage.campaigns import (
     campaign_details,
-    close_campaign,
     find_campaigns,
     get_campaign,
     list_campaign_summaries,
-    revoke_campaign,
-    rotate_campaign_link,
 )
 from survey.storage.organisations import descendant_ids, get_organisation
 from survey.storage.questionnaires import get_questionnaire_version, list_questionnaire_versions
@@ -85,6 +89,7 @@ def _open(args: argparse.Namespace) -> int:
     with session_scope() as session:
         link = open_campaign_link(
             session=session,
+            actor=CLI_SCOPE.username,
             unit_code=args.unit,
             period=args.period,
             questionnaire=args.questionnaire,
@@ -103,28 +108,28 @@ def _open(args: argparse.Namespace) -> int:
     return 0
 
 
-def _end(args: argparse.Namespace, action, verb: str) -> int:
+def _end(args: argparse.Namespace, action: str, verb: str) -> int:
     with session_scope() as session:
-        campaign = action(session=session, campaign=_only_open_campaign(session, args))
+        campaign = change_campaign(session=session, scope=CLI_SCOPE, action=action,
+                                   campaign_id=_only_open_campaign(session, args).id)
         print(f"{_describe(session, campaign)} {verb}")
     return 0
 
 
 def _close(args: argparse.Namespace) -> int:
-    """End collection: the link then says the survey has ended."""
-    return _end(args, close_campaign, "closed")
+    """End collection: the link then says the survey has ended (audited)."""
+    return _end(args, "close", "closed")
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    """Withdraw the link: it then says it was withdrawn."""
-    return _end(args, revoke_campaign, "revoked")
+    """Withdraw the link: it then says it was withdrawn (audited)."""
+    return _end(args, "revoke", "revoked")
 
 
 def _rotate(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        campaign = rotate_campaign_link(
-            session=session, campaign=_only_open_campaign(session, args)
-        )
+        campaign = change_campaign(session=session, scope=CLI_SCOPE, action="rotate",
+                                   campaign_id=_only_open_campaign(session, args).id)
         _note(
             f"{_describe(session, campaign)}: new link (generation {campaign.link_generation}); "
             "older links and posters no longer work"
@@ -188,6 +193,7 @@ def _unit_link(session: Session, args: argparse.Namespace) -> CampaignLink:
         questionnaire = f"{version.family}@{version.version}"
     return open_campaign_link(
         session=session,
+        actor=CLI_SCOPE.username,
         unit_code=args.unit,
         period=args.period,
         questionnaire=questionnaire,
@@ -220,6 +226,7 @@ def _qr(args: argparse.Namespace) -> int:
                 raise CliError("--province needs --questionnaire ID[@VERSION]")
             links = province_links(
                 session=session,
+                actor=CLI_SCOPE.username,
                 period=args.period,
                 questionnaire=args.questionnaire,
                 province_code=None if args.province is True else args.province,

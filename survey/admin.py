@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -411,6 +412,20 @@ def register_questionnaire_upload(
                      detail={"outcome": outcome, "file": filename,
                              "sha256": hashlib.sha256(content).hexdigest()})
     return row, outcome
+
+
+def export_responses(*, session: Session, scope: Scope, family: str | None, out: Path) -> int:
+    """Write the anonymised responses (and their codebook) of everything — the server's
+    command line only, as the file holds every unit — audited as "responses_exported"."""
+    from survey.exports import write_responses_csv
+
+    if not scope.sees_everything:
+        raise AccessDenied("access.right.exports", role=scope.role)
+    count = write_responses_csv(session=session, family=family, out=out)
+    with _transaction(session):
+        append_audit(session=session, username=scope.username, action="responses_exported",
+                     target=out.name, detail={"questionnaire": family or "*", "rows": count})
+    return count
 
 
 # --- imports --------------------------------------------------------------------------------

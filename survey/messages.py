@@ -188,7 +188,8 @@ MESSAGES: dict[str, Text] = {
            ("users", "tài khoản", "accounts"), ("units", "đơn vị", "units"),
            ("questionnaires", "phiếu khảo sát", "questionnaires"),
            ("campaigns", "đợt khảo sát", "campaigns"), ("imports", "việc nhập phiếu", "imports"),
-           ("audit", "nhật ký", "the audit log"), ("par", "chỉ số PAR", "the PAR index"))},
+           ("audit", "nhật ký", "the audit log"), ("par", "chỉ số PAR", "the PAR index"),
+           ("exports", "việc xuất toàn bộ phiếu trả lời", "the export of every response"))},
     # accounts
     "account.password_short": Text("Mật khẩu cần ít nhất {n} ký tự.",
                                    "the password needs at least {n} characters"),
@@ -315,6 +316,7 @@ AUDIT_ACTIONS: dict[str, Text] = {
     "unit_deactivated": Text("Ngừng hoạt động đơn vị", "Unit deactivated"),
     "unit_reactivated": Text("Mở lại đơn vị", "Unit reactivated"),
     "questionnaire_registered": Text("Đăng ký phiếu khảo sát", "Questionnaire registered"),
+    "responses_exported": Text("Xuất phiếu trả lời (ẩn danh)", "Responses exported (anonymised)"),
     "import": Text("Nhập phiếu giấy", "Paper forms imported"),
     "import_refused": Text("Nhập phiếu giấy bị từ chối", "Paper-form import refused"),
     "campaign_opened": Text("Mở đợt khảo sát", "Campaign opened"),

@@ -346,3 +346,24 @@ def test_help_imports_no_heavy_library(argv):
                           timeout=120, cwd=Path(__file__).resolve().parent.parent)
     assert "usage: survey" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_questionnaire_registration_and_export_from_the_cli_are_audited(cli_env, capsys, tmp_path):
+    """Issue 14: the command line's writes go through the audited use cases."""
+    root = Path(__file__).resolve().parent.parent
+    assert main(["init"]) == 0
+    text = (root / "questionnaires" / "sipas-2024.yaml").read_text(encoding="utf-8")
+    custom = tmp_path / "sipas-test.yaml"
+    custom.write_text(text.replace("version: '2024'", "version: 2099-test")
+                      .replace('version: "2024"', "version: 2099-test")
+                      .replace("version: 2024", "version: 2099-test"), encoding="utf-8")
+    assert main(["questionnaire", "add", str(custom)]) == 0
+    assert main(["export", "responses", "--out", str(tmp_path / "out.csv")]) == 0
+    capsys.readouterr()
+    assert main(["audit", "list", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    actions = {(e["action"], e["username"]) for e in entries}
+    assert ("questionnaire_registered", "cli") in actions
+    assert ("responses_exported", "cli") in actions
+    registered = [e for e in entries if e["action"] == "questionnaire_registered"]
+    assert registered[0]["target"] == "sipas@2099-test"

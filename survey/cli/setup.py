@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from survey.admin import CLI_SCOPE, add_unit, import_paper_forms
+from survey.admin import CLI_SCOPE, add_unit, export_responses, import_paper_forms
 from survey.bootstrap import initialise, register_shipped_questionnaires
 from survey.cli.common import CliError, engine, print_json, session_scope
-from survey.exports import codebook_path, write_responses_csv
+from survey.exports import codebook_path
 from survey.importer import ImportFailed
 from survey.questionnaire import QuestionnaireError, load_questionnaire
 from survey.storage.organisations import list_organisations
@@ -17,7 +17,6 @@ from survey.storage.questionnaires import (
     count_responses_for_version,
     get_questionnaire_version,
     list_questionnaire_versions,
-    register_questionnaire,
 )
 
 
@@ -39,10 +38,17 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _questionnaire_add(args: argparse.Namespace) -> int:
-    questionnaire = load_questionnaire(args.path)
-    with session_scope() as session:
-        row, outcome = register_questionnaire(session=session, questionnaire=questionnaire)
-    print(f"{questionnaire.key}: {outcome} (#{row.id})")
+    from survey.admin import register_questionnaire_upload
+
+    path = Path(args.path)
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc}") from None
+    with session_scope() as session:  # validated, registered and audited in one transaction
+        row, outcome = register_questionnaire_upload(session=session, scope=CLI_SCOPE,
+                                                     content=content, filename=str(path))
+    print(f"{row.family}@{row.version}: {outcome} (#{row.id})")
     return 0
 
 
@@ -162,8 +168,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _export_responses(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        count = write_responses_csv(
-            session=session, family=args.questionnaire, out=Path(args.out)
-        )
+        count = export_responses(session=session, scope=CLI_SCOPE, family=args.questionnaire,
+                                 out=Path(args.out))
     print(f"{count} responses written to {args.out}; codebook: {codebook_path(Path(args.out))}")
     return 0

@@ -367,3 +367,27 @@ def test_questionnaire_registration_and_export_from_the_cli_are_audited(cli_env,
     assert ("responses_exported", "cli") in actions
     registered = [e for e in entries if e["action"] == "questionnaire_registered"]
     assert registered[0]["target"] == "sipas@2099-test"
+
+
+def test_a_command_outside_the_project_creates_no_database(tmp_path, monkeypatch, capsys):
+    """Issue 12: run where there is no database, a command says which database it looked for
+    and creates nothing; `survey info` says the same; `survey init` creates it."""
+    from survey.cli import common
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SURVEY_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SURVEY_DATA_DIR", "data")
+    monkeypatch.setattr(common, "_creating", False)
+    common.engine.cache_clear()
+    assert main(["unit", "list"]) == 2
+    assert "no survey database at sqlite:///data/survey.db" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "survey.db").exists()
+    assert main(["info"]) == 0
+    assert "missing" in capsys.readouterr().out
+    assert main(["init"]) == 0
+    assert (tmp_path / "data" / "survey.db").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["state"] == "ready" and info["responses"] == 0 and info["schema_revision"]
+    common.engine.cache_clear()

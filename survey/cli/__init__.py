@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     from survey.questionnaire import QuestionnaireError
     from survey.storage import StorageError
 
+    from survey.cli import common
+
+    common._creating = False  # each command decides anew (init and demo allow it)
     try:
         return int(handler_of(args.handler)(args) or 0)
     except (CliError, StorageError, QuestionnaireError, PeriodError, AccessDenied,

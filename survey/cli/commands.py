@@ -10,6 +10,10 @@ from survey.cli.common import period_argument, quarter_argument
 
 
 def register_setup(commands: argparse._SubParsersAction) -> None:
+    info = commands.add_parser("info", help="which database and settings this command uses, "
+                                             "and what the database holds")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(handler="setup:_info")
     init = commands.add_parser("init", help="create the schema and register the shipped questionnaires (safe to run twice)")
     init.set_defaults(handler="setup:_init")
 

@@ -19,12 +19,51 @@ class CliError(Exception):
     """A user error: printed to stderr, exit code 2."""
 
 
+CREATING_COMMANDS = {"init", "demo"}  # the commands that may create a database
+_creating = False
+
+
+def allow_creation() -> None:
+    """Let this command create the database when there is none (`survey init`, `survey demo`)."""
+    global _creating
+    _creating = True
+
+
+def database_missing(url: str) -> bool:
+    """True when `url` names no survey database yet (a SQLite file that does not exist, or a
+    server database without the schema): commands other than init refuse it, instead of
+    silently creating an empty database wherever they happen to run."""
+    from sqlalchemy import inspect
+
+    from survey.db import make_engine
+    from survey.filemodes import sqlite_file
+
+    path = sqlite_file(url)
+    if path is not None:
+        return not path.exists() or path.stat().st_size == 0
+    if not url.startswith(("postgresql", "postgres")):
+        return False
+    probe = make_engine(url)
+    try:
+        return "response" not in inspect(probe).get_table_names()
+    finally:
+        probe.dispose()
+
+
 @cache
 def engine() -> Engine:
-    """The process's engine (SURVEY_DATABASE_URL), with the schema created."""
+    """The process's engine (SURVEY_DATABASE_URL), with the schema brought up to date. Only
+    `survey init` and `survey demo` create a database that does not exist."""
+    from survey.config import settings
     from survey.db import create_schema, make_engine
 
-    made = make_engine()
+    url = settings().database_url
+    if not _creating and database_missing(url):
+        from survey.backup import describe_url
+
+        raise CliError(f"no survey database at {describe_url(url)}: run `survey init` to create "
+                       "it, or set SURVEY_DATABASE_URL (see `survey info`)")
+    made = make_engine(url)
     create_schema(made)
     return made
 

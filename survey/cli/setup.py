@@ -8,7 +8,14 @@ from pathlib import Path
 
 from survey.admin import CLI_SCOPE, add_unit, export_responses, import_paper_forms
 from survey.bootstrap import initialise, register_shipped_questionnaires
-from survey.cli.common import CliError, engine, print_json, session_scope
+from survey.cli.common import (
+    CliError,
+    allow_creation,
+    database_missing,
+    engine,
+    print_json,
+    session_scope,
+)
 from survey.exports import codebook_path
 from survey.importer import ImportFailed
 from survey.questionnaire import QuestionnaireError, load_questionnaire
@@ -20,7 +27,44 @@ from survey.storage.questionnaires import (
 )
 
 
+def _info(args: argparse.Namespace) -> int:
+    """Which database and settings this command line uses, and what the database holds."""
+    from survey.backup import describe_url
+    from survey.config import settings
+    from survey.db import make_engine, schema_revision
+
+    config = settings()
+    url = config.database_url
+    found: dict = {"database": describe_url(url), "base_url": config.base_url,
+                   "confidence_level": config.confidence_level}
+    if database_missing(url):
+        found["state"] = "missing: run `survey init` to create it"
+    else:
+        made = make_engine(url)
+        try:
+            from sqlalchemy import func, select
+
+            from survey.models import Organisation, Response
+
+            found["schema_revision"] = schema_revision(made)
+            with made.connect() as connection:
+                found["units"] = connection.execute(
+                    select(func.count()).select_from(Organisation)).scalar_one()
+                found["responses"] = connection.execute(
+                    select(func.count()).select_from(Response)).scalar_one()
+            found["state"] = "ready"
+        finally:
+            made.dispose()
+    if args.json:
+        print_json(found)
+    else:
+        for key, value in found.items():
+            print(f"{key}: {value}")
+    return 0
+
+
 def _init(args: argparse.Namespace) -> int:
+    allow_creation()
     outcomes = register_shipped_questionnaires(engine())
     for key, outcome in outcomes:
         print(f"{key}: {outcome}")
@@ -29,6 +73,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    allow_creation()
     if not initialise(engine(), load_demo=True):
         raise CliError("the database already has units: demo data is only loaded into an empty one")
     with session_scope() as session:

@@ -33,12 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # --help ends here, before any heavy import
     from survey.auth import AccessDenied
+    from survey.cli import common
     from survey.config import SettingsError
     from survey.periods import PeriodError
     from survey.questionnaire import QuestionnaireError
     from survey.storage import StorageError
-
-    from survey.cli import common
 
     common._creating = False  # each command decides anew (init and demo allow it)
     try:

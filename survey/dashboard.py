@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from survey.aggregate import ProvinceScore, unit_average
@@ -67,10 +67,12 @@ def _version_key(version: str) -> tuple:
 def data_version(*, session: Session) -> tuple[int, int, int]:
     """A cheap fingerprint of the responses (count, highest id, flagged): caches keyed on it are
     invalidated by any new, imported or re-flagged response."""
-    count, highest, flagged = session.exec(
-        select(func.count(Response.id), func.max(Response.id),
-               func.sum(case((Response.flagged == True, 1), else_=0)))  # noqa: E712
-    ).one()
+    # Three small queries, each answered from an index or a short scan (one aggregate of all
+    # three scanned the whole table: 0.28 s at a million responses, on every page view).
+    count = session.exec(select(func.count()).select_from(Response)).one()
+    highest = session.exec(select(func.max(Response.id))).one()
+    flagged = session.exec(select(func.count()).select_from(Response)
+                           .where(Response.flagged == True)).one()  # noqa: E712
     return int(count or 0), int(highest or 0), int(flagged or 0)
 
 

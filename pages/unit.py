@@ -23,6 +23,7 @@ from app_ui import (
     show_error,
     t,
 )
+from survey import admin
 from survey.auth import AccessDenied, visible_organisations
 from survey.charts import criteria_small_multiples, pareto_chart, responses_chart, trend_chart
 from survey.dashboard import (
@@ -40,7 +41,7 @@ from survey.periods import parse_period
 from survey.planning import slovin_sample_size
 from survey.reports import unit_workbook
 from survey.storage import StorageError
-from survey.storage.transactions import set_transactions, transactions_in
+from survey.storage.transactions import transactions_in
 from survey.tables import criteria_frame, scores_frame
 from survey.word import unit_document
 
@@ -236,13 +237,11 @@ with st.form("transactions"):
     if st.form_submit_button(t("Lưu", "Save")):
         try:
             with session() as db:
-                for quarter, value in entered.items():
-                    set_transactions(session=db, unit_id=unit_id, period=quarter,
-                                     transactions=int(value))
-                db.commit()
+                admin.record_transactions(session=db, scope=scope, unit_code=unit,
+                                          counts={q: int(v) for q, v in entered.items()})
             recorded = {q: int(v) for q, v in entered.items()}
             st.success(t("Đã lưu số hồ sơ.", "Saved."))
-        except StorageError as error:
+        except (AccessDenied, StorageError) as error:
             show_error(error)
 if recorded and sum(recorded.values()) > 0:
     transactions = sum(recorded.values())

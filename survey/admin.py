@@ -414,6 +414,26 @@ def register_questionnaire_upload(
     return row, outcome
 
 
+def record_transactions(*, session: Session, scope: Scope, unit_code: str,
+                        counts: dict[str, int]) -> None:
+    """Record the files a unit handled per quarter (hồ sơ giải quyết), for the coverage view:
+    the unit must be within the scope; changed, audited as "transactions_recorded" and
+    committed in one transaction."""
+    from survey.auth import require_unit
+    from survey.storage.transactions import set_transactions
+
+    from survey.periods import parse_quarter
+
+    unit = require_unit(session=session, scope=scope, code=unit_code)
+    counts = {str(parse_quarter(quarter)): int(n) for quarter, n in counts.items()}
+    with _transaction(session):
+        for quarter, transactions in counts.items():
+            set_transactions(session=session, unit_id=unit.id, period=quarter,
+                             transactions=int(transactions))
+        append_audit(session=session, username=scope.username, action="transactions_recorded",
+                     target=unit.code, detail={q: int(n) for q, n in counts.items()})
+
+
 def export_responses(*, session: Session, scope: Scope, family: str | None, out: Path) -> int:
     """Write the anonymised responses (and their codebook) of everything — the server's
     command line only, as the file holds every unit — audited as "responses_exported"."""

@@ -316,6 +316,7 @@ AUDIT_ACTIONS: dict[str, Text] = {
     "unit_deactivated": Text("Ngừng hoạt động đơn vị", "Unit deactivated"),
     "unit_reactivated": Text("Mở lại đơn vị", "Unit reactivated"),
     "questionnaire_registered": Text("Đăng ký phiếu khảo sát", "Questionnaire registered"),
+    "transactions_recorded": Text("Ghi số hồ sơ giải quyết", "Files handled recorded"),
     "responses_exported": Text("Xuất phiếu trả lời (ẩn danh)", "Responses exported (anonymised)"),
     "import": Text("Nhập phiếu giấy", "Paper forms imported"),
     "import_refused": Text("Nhập phiếu giấy bị từ chối", "Paper-form import refused"),

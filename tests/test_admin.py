@@ -410,3 +410,23 @@ def test_an_unreadable_upload_is_a_questionnaire_error_not_a_crash(content):
     with pytest.raises(QuestionnaireError) as error:
         admin.read_questionnaire_upload(content, "hostile.yaml")
     assert error.value.problems and error.value.source == "hostile.yaml"
+
+
+def test_transaction_counts_are_checked_against_the_scope_and_audited(db):
+    from survey.storage.transactions import transactions_in
+
+    admin.record_transactions(session=db, scope=scope(db, "cuc"), unit_code="HG01a",
+                              counts={"2024-Q1": 120, "Q2/2024": 80})
+    assert last_audit(db) == ("cuc", "transactions_recorded", "HG01a",
+                              {"2024-Q1": 120, "2024-Q2": 80})
+    unit = get_organisation(session=db, code="HG01a")
+    assert transactions_in(session=db, unit_id=unit.id, quarters=["2024-Q1", "2024-Q2"]) == {
+        "2024-Q1": 120, "2024-Q2": 80}
+    before = count_audit(db)
+    with pytest.raises(AccessDenied):  # HG02 is not below the unit account's HG01
+        admin.record_transactions(session=db, scope=scope(db, "cuc"), unit_code="HG02",
+                                  counts={"2024-Q1": 5})
+    db.rollback()
+    assert count_audit(db) == before
+    other = get_organisation(session=db, code="HG02")
+    assert transactions_in(session=db, unit_id=other.id, quarters=["2024-Q1"]) == {}

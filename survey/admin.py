@@ -420,9 +420,8 @@ def record_transactions(*, session: Session, scope: Scope, unit_code: str,
     the unit must be within the scope; changed, audited as "transactions_recorded" and
     committed in one transaction."""
     from survey.auth import require_unit
-    from survey.storage.transactions import set_transactions
-
     from survey.periods import parse_quarter
+    from survey.storage.transactions import set_transactions
 
     unit = require_unit(session=session, scope=scope, code=unit_code)
     counts = {str(parse_quarter(quarter)): int(n) for quarter, n in counts.items()}

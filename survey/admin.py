@@ -269,10 +269,18 @@ def create_account(
 
 
 def reset_password(*, session: Session, scope: Scope, username: str) -> str:
-    """Give an account a new one-time password (to change at next sign-in); returns it."""
+    """Give an account a new one-time password (to change at next sign-in); returns it.
+
+    Decision (issue 14): only an admin resets the password of a province or admin account. A
+    province account resets the passwords of the unit accounts of its province, never another
+    province account's: a reset gives the one who does it the other's sign-in, so it must go
+    only downwards.
+    """
     require_right(scope, "users")
     with _transaction(session):
         user = _managed_user(session, scope, username)
+        if scope.role != "admin" and user.role in ("admin", "province"):
+            raise AccessDenied("access.reset_peer", username=user.username)
         password = one_time_password(user.username)
         user.password_hash = hash_password(password, user.username)
         user.must_change_password = True

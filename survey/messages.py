@@ -180,6 +180,9 @@ MESSAGES: dict[str, Text] = {
                               "only an admin may give the admin role"),
     "access.own_role": Text("Bạn không thể tự đổi vai trò hay đơn vị của chính mình.",
                             "you cannot change your own role or unit"),
+    "access.reset_peer": Text(
+        "Chỉ quản trị viên mới đặt lại mật khẩu của tài khoản cấp tỉnh hay quản trị ({username}).",
+        "only an admin may reset the password of a province or admin account ({username})"),
     "access.own_account": Text("Bạn không thể tự khoá tài khoản của chính mình.",
                                "you cannot deactivate your own account"),
     **{f"access.right.{right}": Text(f"Tài khoản của bạn ({{role}}) không có quyền quản lý {vi}.",

@@ -430,3 +430,17 @@ def test_transaction_counts_are_checked_against_the_scope_and_audited(db):
     assert count_audit(db) == before
     other = get_organisation(session=db, code="HG02")
     assert transactions_in(session=db, unit_id=other.id, quarters=["2024-Q1"]) == {}
+
+
+def test_a_province_account_cannot_reset_another_province_accounts_password(db):
+    """Decision documented in admin.reset_password: resets only go downwards."""
+    create_user(session=db, username="so2", role="province", organisation_code="HG",
+                password=PASSWORD)
+    db.commit()
+    before = get_user(session=db, username="so2").password_hash
+    with pytest.raises(AccessDenied, match="only an admin may reset"):
+        admin.reset_password(session=db, scope=scope(db, "so"), username="so2")
+    db.rollback()
+    assert get_user(session=db, username="so2").password_hash == before
+    assert admin.reset_password(session=db, scope=scope(db, "root"), username="so2")
+    assert admin.reset_password(session=db, scope=scope(db, "so"), username="cuc")  # downwards

@@ -74,6 +74,17 @@ UI = {
         "You may close this page.",
     ),
     "try_again": Text("Thử lại", "Try again"),
+    "used_title": Text("Phiếu này đã được trả lời", "This form has already been answered"),
+    "used_body": Text(
+        "Đường dẫn này chỉ dùng cho một lần trả lời, và phiếu của đường dẫn này đã được gửi. "
+        "Không có gì được ghi thêm.",
+        "This link is for one answer only, and the form of this link has been sent. "
+        "Nothing more was recorded.",
+    ),
+    "used_no_receipt": Text(
+        "Nếu Ông/Bà đã gửi phiếu trên một máy khác, mã biên nhận hiện trên máy đó.",
+        "If you sent the form on another device, the receipt code is shown there.",
+    ),
 }
 
 
@@ -380,6 +391,23 @@ def render_thanks(*, receipt: str, lang: str, header: FormHeader | None = None) 
             lang=lang,
             ui=_ui(lang),
             title=UI["thanks_title"].get(lang),
+            unit_name=header.unit_name if header else "",
+            period_label=header.period_label(lang) if header else "",
+            receipt=receipt,
+        )
+    )
+
+
+def render_used(*, receipt: str, lang: str, header: FormHeader | None = None) -> str:
+    """The page of a used single-use link: "phiếu này đã được trả lời", with the receipt
+    when this browser kept it."""
+    return (
+        template_environment()
+        .get_template("used.html")
+        .render(
+            lang=lang,
+            ui=_ui(lang),
+            title=UI["used_title"].get(lang),
             unit_name=header.unit_name if header else "",
             period_label=header.period_label(lang) if header else "",
             receipt=receipt,

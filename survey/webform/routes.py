@@ -4,6 +4,12 @@
     POST /s/<token>/gui        submit: stored once, then 303 to the thank-you page
     GET  /s/<token>/cam-on?r=  the thank-you page with the receipt code
 
+A single-use link (a longer token naming a row of `single_use_link`, survey/single_use.py)
+opens the same form; the writer marks it used in the transaction that stores its response.
+Afterwards it shows "phiếu này đã được trả lời", with the receipt when the browser that
+answered kept it (a cookie scoped to the link, set on the answer's redirect; the database
+keeps no tie between the link and the response).
+
 The form posts to its own address (`/gui`), not to the form's: a POST makes the
 browser drop its cached copy of the address posted to, and the cached form is what
 lets the back button show the same hidden key again, so that a resubmission shows
@@ -32,7 +38,7 @@ from starlette.routing import Route
 from survey.answer_codes import codec_of
 from survey.db import new_session
 from survey.links import LinkClaims, LinkError, check_campaign, read_token
-from survey.models import Campaign, QuestionnaireVersion
+from survey.models import Campaign, QuestionnaireVersion, utcnow
 from survey.questionnaire import Questionnaire
 from survey.storage import StorageError
 from survey.storage.campaigns import (
@@ -44,6 +50,7 @@ from survey.storage.campaigns import (
 from survey.storage.new_responses import NewResponse
 from survey.storage.questionnaires import questionnaire_of
 from survey.storage.responses import find_response_by_key
+from survey.storage.single_use_links import link_is_used
 from survey.webform.abuse import (
     AbuseGuard,
     AbuseLimits,
@@ -77,6 +84,7 @@ from survey.webform.render import (
     render_form,
     render_message,
     render_thanks,
+    render_used,
 )
 from survey.webform.submission import Submission, missing_answers, parse_submission
 from survey.webform.writer import PendingResponse, ResponseWriter
@@ -250,10 +258,12 @@ class FormService(ServerResources):
 
     # -- GET /s/<token> --
 
-    def _form_page(self, form: CampaignForm, lang: str, place: Place, request: Request) -> Response:
+    def _form_page(
+        self, form: CampaignForm, lang: str, place: Place, request: Request, scope: str
+    ) -> Response:
         """The blank form with a fresh key, gzip-compressed when the browser takes it."""
         page = self._blank_form(form, lang, place.links)
-        key = new_form_key(form.campaign_id, self.secret)
+        key = new_form_key(scope, self.secret)
         if accepts_gzip(request.headers.get("accept-encoding", "")):
             return Response(
                 page.gzipped(key), 200, {**_FORM_HEADERS, **_GZIPPED}, media_type="text/html"
@@ -278,7 +288,8 @@ class FormService(ServerResources):
     # -- POST /s/<token>/gui (and /s/<token>) --
 
     async def _accept(
-        self, token: str, body: bytes, content_type: str, address: str, lang: str, place: Place
+        self, token: str, body: bytes, content_type: str, address: str, lang: str, place: Place,
+        scheme: str = "http", cookies: dict[str, str] | None = None,
     ) -> Response:
         database_down = False
         try:
@@ -298,7 +309,7 @@ class FormService(ServerResources):
         except BadSubmission as exc:
             _LOG.info("form: bad submission for campaign #%s: %s", claims.campaign_id, exc)
             return message_response("bad_request", lang)
-        nonce = form_key_nonce(submission.form_key, claims.campaign_id, self.secret)
+        nonce = form_key_nonce(submission.form_key, claims.key_scope, self.secret)
         if nonce is None:
             return message_response("bad_request", lang)
         state = FormState(
@@ -319,7 +330,9 @@ class FormService(ServerResources):
         try:
             receipt, created = await self.writer.store(pending)
         except LinkError as exc:
-            return await self._link_ended(exc, token, body, content_type, lang, place)
+            return await self._link_ended(
+                exc, token, body, content_type, lang, place, cookies, claims
+            )
         except OperationalError:
             _LOG.warning("form: could not store a response", exc_info=True)
             return self._retry(form, state, place)
@@ -328,7 +341,10 @@ class FormService(ServerResources):
             return message_response("bad_request", lang)
         if created:
             self.guard.note_response(address)
-        return self._to_thanks(receipt or "", lang, place)
+        answered = self._to_thanks(receipt or "", lang, place)
+        if claims.link_id is not None and receipt:
+            _keep_receipt(answered, claims, receipt, secure=scheme == "https")
+        return answered
 
     @staticmethod
     def _new_response(
@@ -354,9 +370,11 @@ class FormService(ServerResources):
         return RedirectResponse(f"{place.thanks}?r={receipt}{suffix}", status_code=303)
 
     async def _link_ended(
-        self, error: LinkError, token: str, body: bytes, content_type: str, lang: str, place: Place
+        self, error: LinkError, token: str, body: bytes, content_type: str, lang: str, place: Place,
+        cookies: dict[str, str] | None = None, claims: LinkClaims | None = None,
     ) -> Response:
-        """The error page; but a retry of a form stored before the link ended gets its receipt."""
+        """The error page; but a retry of a form stored before the link ended gets its receipt,
+        and a used single-use link says so."""
         if error.reason not in ("tampered", "unknown"):
             try:
                 receipt = await run_in_threadpool(
@@ -366,7 +384,17 @@ class FormService(ServerResources):
                 receipt = None
             if receipt:
                 return self._to_thanks(receipt, lang, place)
+        if error.reason == "used" and claims is not None:
+            return self._used_page(claims, cookies or {}, lang)
         return message_response(error.reason, lang)
+
+    def _used_page(self, claims: LinkClaims, cookies: dict[str, str], lang: str) -> Response:
+        """"Phiếu này đã được trả lời", with the receipt this browser kept, if any."""
+        receipt = cookies.get(_receipt_cookie(claims), "")
+        form = self._remembered_form(claims.campaign_id)
+        page = render_used(receipt=receipt if is_receipt(receipt) else "", lang=lang,
+                           header=form.header if form else None)
+        return html_page(page)
 
     def _earlier_receipt(self, token: str, body: bytes, content_type: str) -> str | None:
         try:
@@ -374,7 +402,7 @@ class FormService(ServerResources):
             key = dict(parse_fields(body, content_type)).get(KEY_FIELD, "")
         except (LinkError, BadSubmission):
             return None
-        nonce = form_key_nonce(key, claims.campaign_id, self.secret)
+        nonce = form_key_nonce(key, claims.key_scope, self.secret)
         if nonce is None:
             return None
         with new_session(self.engine) as session:
@@ -427,7 +455,13 @@ class FormService(ServerResources):
         try:
             claims = read_token(token, secret=self.secret)
             form = await self._current_form(claims)
-            return self._form_page(form, lang, place, request)
+            if claims.link_id is not None:
+                used = await run_in_threadpool(self._link_used, claims)
+                if used is None:
+                    return message_response("unknown", lang)
+                if used:
+                    return self._used_page(claims, dict(request.cookies), lang)
+            return self._form_page(form, lang, place, request, claims.key_scope)
         except LinkError as exc:
             return message_response(exc.reason, lang)
         except OperationalError:
@@ -457,12 +491,19 @@ class FormService(ServerResources):
             if self.guard.note_submission(address):
                 return message_response("flood", lang)
             content_type = request.headers.get("content-type", "")
-            return await self._accept(token, body, content_type, address, lang, place)
+            return await self._accept(token, body, content_type, address, lang, place,
+                                      request.url.scheme, dict(request.cookies))
         except ClientDisconnect:
             return Response(status_code=400)
         except Exception:
             _LOG.exception("form: unexpected error")
             return message_response("error", lang)
+
+    def _link_used(self, claims: LinkClaims) -> bool | None:
+        with new_session(self.engine) as session:
+            return link_is_used(
+                session=session, link_id=claims.link_id, campaign_id=claims.campaign_id
+            )
 
     async def not_found(self, request: Request) -> Response:
         """Any other address under /s/: a plain page, not the staff app."""
@@ -477,6 +518,18 @@ class FormService(ServerResources):
         except Exception:
             _LOG.exception("form: unexpected error on the thank-you page")
             return message_response("error", lang)
+
+
+def _receipt_cookie(claims: LinkClaims) -> str:
+    return f"bn{claims.link_id}"
+
+
+def _keep_receipt(response: Response, claims: LinkClaims, receipt: str, *, secure: bool) -> None:
+    """Let this browser show the receipt when the used link is opened again: a cookie with
+    no path (so scoped to the link's address), kept until the link expires."""
+    seconds = int((claims.expires_at - utcnow()).total_seconds())
+    response.set_cookie(_receipt_cookie(claims), receipt, max_age=max(seconds, 60), path=None,
+                        httponly=True, samesite="lax", secure=secure)
 
 
 def form_routes(

@@ -143,6 +143,20 @@ def links_csv(links: IssuedLinks) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+def slips_pdf_of(issued: IssuedLinks) -> bytes:
+    """The slips of issued links, ten per A4 page (survey/posters.py)."""
+    from survey.periods import parse_period
+    from survey.posters import SlipContent, slips_pdf
+
+    unit = issued.campaign.unit
+    period = parse_period(issued.campaign.campaign.period).label("vi")
+    return slips_pdf([
+        SlipContent(unit.name, period, link.url, link.case_code or "",
+                    f"{link.expires_at:%d/%m/%Y}")
+        for link in issued.links
+    ])
+
+
 def issue_links_as(
     *,
     session: Session,

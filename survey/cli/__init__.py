@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from survey.cli import audit, backup, campaigns, reports, scores, setup, users
+from survey.cli import audit, backup, campaigns, links, reports, scores, setup, users
 from survey.cli.common import CliError
 
-COMMAND_MODULES = (setup, users, scores, reports, campaigns, backup, audit)
+COMMAND_MODULES = (setup, users, scores, reports, campaigns, links, backup, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -188,3 +188,54 @@ def issue_links_as(
                          "kind": "cases" if case_codes is not None else "anonymous"})
     session.commit()
     return issued
+
+
+@dataclass(frozen=True)
+class LinkResponseRate:
+    """Single-use links of one campaign: issued, answered, and the response rate with its
+    Wilson score interval."""
+
+    campaign_id: int
+    period: str
+    issued: int
+    answered: int
+    rate: float
+    low: float
+    high: float
+
+
+def wilson_interval(successes, trials, level: float = 0.95):
+    """The Wilson score interval of a binomial proportion (vectorised; NaN for no trial)."""
+    import numpy as np
+    from scipy.stats import norm
+
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    z = norm.ppf(0.5 + level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+def link_response_rates(
+    *, session: Session, unit_id: int, quarters: list[str], level: float = 0.95
+) -> list[LinkResponseRate]:
+    """The unit's campaigns in these quarters that have single-use links, with their rates."""
+    from survey.storage.campaigns import find_campaigns
+    from survey.storage.single_use_links import link_counts
+
+    campaigns = [c for quarter in quarters
+                 for c in find_campaigns(session=session, unit_id=unit_id, period=quarter)]
+    counts = link_counts(session=session, campaign_ids=[c.id for c in campaigns])
+    shown = [c for c in campaigns if c.id in counts]
+    if not shown:
+        return []
+    issued = [counts[c.id][0] for c in shown]
+    answered = [counts[c.id][1] for c in shown]
+    low, high = wilson_interval(answered, issued, level)
+    return [
+        LinkResponseRate(c.id, c.period, n, k, k / n, float(lo), float(hi))
+        for c, n, k, lo, hi in zip(shown, issued, answered, low, high, strict=True)
+    ]

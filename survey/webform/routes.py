@@ -62,6 +62,7 @@ from survey.webform.http import (
     BadSubmission,
     BodyTooLarge,
     ServerResources,
+    allowing_script,
     html_page,
     parse_fields,
     read_body,
@@ -75,6 +76,7 @@ from survey.webform.keys import (
 )
 from survey.webform.peer import request_address
 from survey.webform.render import (
+    KEEP_ANSWERS_HASH,
     KEY_FIELD,
     LANG_FIELD,
     FormHeader,
@@ -101,7 +103,9 @@ BLANK_FORM_CACHE_SIZE = 512  # rendered blank forms (about 25 KB each) by campai
 _KEY_SLOT = "key-" + secrets.token_hex(16)
 # The form may be kept by the browser for the back button: a resubmission then
 # carries the same key and shows the same receipt instead of storing twice.
-_FORM_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}
+_FORM_HEADERS = allowing_script(
+    {**SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}, KEEP_ANSWERS_HASH
+)
 _VARY = {"Vary": "Accept-Encoding"}
 _GZIPPED = {**_VARY, "Content-Encoding": "gzip"}
 

@@ -138,7 +138,7 @@ def test_forged_or_altered_links_are_refused(engine, unit):
     token = path(first.url).rsplit("/", 1)[1]
     altered = token[:-1] + ("A" if token[-1] != "A" else "B")
     assert client.get(f"/s/{altered}").status_code == 400
-    flipped = token[:20] + ("x" if token[20] != "x" else "y") + token[21:]  # inside the link id
+    flipped = token[:17] + ("x" if token[17] != "x" else "y") + token[18:]  # in the link id
     assert client.get(f"/s/{flipped}").status_code == 400
     # A key of one link does not pass on another: refused, nothing stored, link still unused.
     campaign_link = issue(engine, count=1).campaign

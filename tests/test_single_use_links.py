@@ -4,8 +4,10 @@ between an answer and a case code in the database."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -179,6 +181,35 @@ def test_a_batch_with_two_forms_through_one_link_stores_one(engine, unit):
     assert [r.receipt for r in responses(engine)] == ["AAAAAAAA"]
 
 
+def test_two_writers_claiming_one_link_at_once_store_one(engine, unit):
+    """Two processes' writers (each its own transaction) take two forms of one link together:
+    the second waits for the first's lock and claims nothing (PostgreSQL: row lock; SQLite:
+    one writer at a time)."""
+    issued = issue(engine, count=1)
+    campaign = issued.campaign
+    claims = read_token(path(issued.links[0].url).rsplit("/", 1)[1])
+    from survey.answer_codes import codec_of
+    from survey.storage.new_responses import NewResponse
+    from survey.storage.questionnaires import questionnaire_of
+
+    questionnaire = questionnaire_of(campaign.version)
+    answers = codec_of(questionnaire).encode({code: "B" for code in questionnaire.question_codes})
+
+    def write(key: str):
+        pending = PendingResponse(claims, NewResponse(
+            unit_id=campaign.unit.id, period="2024-Q3",
+            questionnaire_version_id=campaign.version.id, group_code="DAN", answers=answers,
+            idempotency_key=key, channel="qr", campaign_id=campaign.campaign.id, receipt=key))
+        return ResponseWriter(engine).write_batch([pending])[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(write, [f"K{i}AAAAAA" for i in range(8)]))
+    stored = [o for o in outcomes if isinstance(o, tuple)]
+    assert len(stored) == 1 and stored[0][1] is True
+    assert all(o.reason == "used" for o in outcomes if not isinstance(o, tuple))
+    assert [r.receipt for r in responses(engine)] == [stored[0][0]]
+
+
 def test_the_database_holds_no_case_code(engine, unit, tmp_path, cli_env):
     cases = tmp_path / "cases.csv"
     cases.write_text("ma_ho_so\n" + "\n".join(CASES) + "\n", encoding="utf-8")
@@ -206,6 +237,7 @@ def test_the_database_holds_no_case_code(engine, unit, tmp_path, cli_env):
     text = "\n".join(dump).lower()
     for code in CASES:
         assert code.lower() not in text
+        assert hashlib.sha256(code.encode()).hexdigest() not in text  # the hash is keyed
     # And nothing joins them: neither table refers to the other.
     inspector = inspect(engine)
     for table, other in (("response", "single_use_link"), ("single_use_link", "response")):

@@ -106,6 +106,9 @@ _KEY_SLOT = "key-" + secrets.token_hex(16)
 _FORM_HEADERS = allowing_script(
     {**SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}, KEEP_ANSWERS_HASH
 )
+# The thank-you page may be kept by the browser a few minutes: the form's script fetches it
+# to know the answer was stored, then opens it (from the cache, not a second round trip).
+_THANKS_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=600"}
 _VARY = {"Vary": "Accept-Encoding"}
 _GZIPPED = {**_VARY, "Content-Encoding": "gzip"}
 
@@ -445,7 +448,8 @@ class FormService(ServerResources):
         except OperationalError:
             remembered = self._remembered_form(claims.campaign_id)
             header = remembered.header if remembered else None
-        return html_page(render_thanks(receipt=receipt, lang=lang, header=header))
+        return html_page(render_thanks(receipt=receipt, lang=lang, header=header), 200,
+                         _THANKS_HEADERS)
 
     # -- the endpoints --
 

@@ -7,10 +7,13 @@ import csv
 import hashlib
 import io
 import re
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import zxingcpp
+from PIL import Image
 from sqlalchemy import MetaData, inspect, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -262,3 +265,16 @@ def test_slips_pdf_decodes_to_the_links(engine, unit, tmp_path, cli_env):
                  "dtxhh-haugiang", "--count", "2", "--out", str(listing)]) == 0
     assert len(listing.read_text(encoding="utf-8-sig").splitlines()) == 3
     assert main([*base, "--out", str(tmp_path / "slips.txt")]) == 2
+
+
+def test_printed_slips_scan_to_their_links(engine, unit, tmp_path):
+    """The first page of slips rendered at 150 dpi (as printed): ten codes, ten links."""
+    issued = issue(engine, count=10)
+    from survey.single_use import slips_pdf_of
+
+    (tmp_path / "slips.pdf").write_bytes(slips_pdf_of(issued))
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1",
+                    str(tmp_path / "slips.pdf"), str(tmp_path / "page")], check=True)
+    [image] = tmp_path.glob("page-*.png")
+    scanned = {barcode.text for barcode in zxingcpp.read_barcodes(Image.open(image))}
+    assert scanned == {link.url for link in issued.links}

@@ -18,6 +18,7 @@ from survey.links import (
 from survey.periods import parse_period, quarter_of
 from survey.posters import PosterContent, PosterFontError, poster_content, posters_pdf
 from survey.qr import qr_png, qr_svg
+from survey.single_use import MAX_LINKS, issue_links_as, links_csv, read_case_codes, slips_pdf_of
 from survey.storage import StorageError
 from survey.storage.campaigns import find_open_campaign, list_campaign_summaries
 from survey.storage.questionnaires import default_questionnaire_version, list_questionnaire_versions
@@ -153,6 +154,58 @@ else:
                     st.rerun()
                 except (StorageError, AccessDenied) as error:
                     show_error(error)
+
+st.subheader(t("Đường dẫn dùng một lần theo hồ sơ", "Single-use links per case file"))
+st.caption(t(
+    "Mỗi hồ sơ một đường dẫn chỉ trả lời được một lần, in trên phiếu hẹn trả kết quả hoặc gửi qua "
+    "SMS/Zalo. Cơ sở dữ liệu chỉ giữ mã băm có khoá của mã hồ sơ và dấu «đã dùng», không bao giờ "
+    "gắn với phiếu trả lời.",
+    "One link per case file, valid for one answer, printed on the appointment slip or sent by "
+    "SMS/Zalo. The database keeps only a keyed hash of the case code and a used mark, never tied "
+    "to an answer.",
+))
+if not may_open:
+    st.caption(t("Cần quyền quản lý đợt khảo sát.", "Needs the right to manage campaigns."))
+else:
+    with st.form("single_use_links"):
+        cases_file = st.file_uploader(
+            t("Danh sách hồ sơ (CSV có cột ma_ho_so)", "Case list (CSV with a column ma_ho_so)"),
+            type=["csv"])
+        how_many = st.number_input(
+            t("…hoặc số đường dẫn không gắn hồ sơ", "…or a number of links tied to no case"),
+            min_value=0, max_value=MAX_LINKS, value=0, step=10)
+        link_days = st.number_input(t("Hiệu lực (ngày, không quá hạn của đợt khảo sát)",
+                                      "Valid for (days, never beyond the campaign)"),
+                                    min_value=1, max_value=3650, value=settings().link_days)
+        as_slips = st.radio(t("Định dạng", "Format"), ["pdf", "csv"], horizontal=True,
+                            format_func=lambda f: t("Phiếu in (PDF, 10 phiếu/trang A4)",
+                                                    "Slips (PDF, 10 per A4 page)") if f == "pdf"
+                            else t("Bảng (CSV, một dòng mỗi hồ sơ)", "Table (CSV, one line per case)"))
+        if st.form_submit_button(t("Tạo đường dẫn", "Issue links")):
+            try:
+                codes = read_case_codes(cases_file.getvalue()) if cases_file is not None else None
+                if codes is None and not how_many:
+                    st.warning(t("Hãy chọn tệp danh sách hồ sơ hoặc nhập số đường dẫn.",
+                                 "Choose a case list or enter a number of links."))
+                else:
+                    with session() as db:
+                        issued = issue_links_as(
+                            session=db, scope=scope, unit_code=unit.code, period=period,
+                            questionnaire=f"{version.family}@{version.version}",
+                            case_codes=codes, count=None if codes is not None else int(how_many),
+                            days=int(link_days))
+                    content = slips_pdf_of(issued) if as_slips == "pdf" else links_csv(issued)
+                    st.session_state["issued_links_file"] = (
+                        f"duong-dan-{unit.code}-{period}.{as_slips}", content, len(issued.links))
+            except (StorageError, AccessDenied, PosterFontError) as error:
+                show_error(error)
+    ready_links = st.session_state.get("issued_links_file")
+    if ready_links and ready_links[0].startswith(f"duong-dan-{unit.code}-{period}."):
+        st.download_button(
+            t(f"Tải {ready_links[2]} đường dẫn", f"Download {ready_links[2]} links"),
+            download(lambda: ready_links[1]), ready_links[0],
+            "application/pdf" if ready_links[0].endswith(".pdf") else "text/csv",
+            icon=":material/download:")
 
 st.subheader(t("Áp phích của tất cả đơn vị", "Posters of every unit"))
 with session() as db:

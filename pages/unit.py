@@ -40,6 +40,7 @@ from survey.exports import unit_responses_csv
 from survey.periods import parse_period
 from survey.planning import slovin_sample_size
 from survey.reports import unit_workbook
+from survey.single_use import link_response_rates
 from survey.storage import StorageError
 from survey.storage.transactions import transactions_in
 from survey.tables import criteria_frame, scores_frame
@@ -256,6 +257,21 @@ if recorded and sum(recorded.values()) > 0:
                      f"Only {fmt(100 * share, 0)}% of the needed sample."))
     else:
         st.success(t("Đã đủ cỡ mẫu Slovin.", "Slovin's sample size is reached."))
+
+with session() as db:
+    link_rates = link_response_rates(session=db, unit_id=unit_id, quarters=quarters,
+                                     level=level())
+if link_rates:
+    st.markdown(t("**Đường dẫn dùng một lần** (mỗi hồ sơ một phiếu): tỷ lệ phản hồi chính xác",
+                  "**Single-use links** (one form per case file): the exact response rate"))
+    st.dataframe(pd.DataFrame({
+        t("Quý", "Quarter"): [parse_period(r.period).label(lang()) for r in link_rates],
+        t("Đã phát", "Issued"): [fmt(r.issued, 0) for r in link_rates],
+        t("Đã trả lời", "Answered"): [fmt(r.answered, 0) for r in link_rates],
+        t("Tỷ lệ phản hồi (%)", "Response rate (%)"): [fmt(100 * r.rate, 1) for r in link_rates],
+        f"{ci_label()} (Wilson, %)": [fmt_interval(100 * r.low, 100 * r.high, 1)
+                                      for r in link_rates],
+    }), hide_index=True)
 
 st.subheader(t("Tải xuống", "Downloads"))
 lang_now = lang()

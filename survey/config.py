@@ -42,6 +42,7 @@ class Settings:
     trust_proxy: bool
     poster_font: str | None
     poster_font_bold: str | None
+    link_days: int = 30  # a single-use link's life unless the campaign ends sooner
 
     @property
     def session_idle_seconds(self) -> float:
@@ -146,6 +147,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trust_proxy=read.flag("SURVEY_TRUST_PROXY", False),
         poster_font=read.text("SURVEY_POSTER_FONT", None),
         poster_font_bold=read.text("SURVEY_POSTER_FONT_BOLD", None),
+        link_days=read.whole("SURVEY_LINK_DAYS", 30),
     )
 
 

@@ -7,6 +7,11 @@ link fits a small QR code::
     payload = version (1 byte) | campaign id (4) | link generation (2) | expiry, Unix s (4)
     token   = base64url(payload | HMAC-SHA256(secret, "survey-link" | payload)[:13])
 
+A single-use link (one answer, e.g. printed on a case's appointment slip) adds the id of its
+row in `single_use_link` to the payload, signed the same way (38 characters)::
+
+    payload = version 2 (1 byte) | campaign id (4) | link generation (2) | expiry (4) | link id (4)
+
 Checking a link has two steps: `read_token` (no database: tampered or expired)
 and `resolve_link` (the campaign must exist, be open, not expired, and carry the
 same link generation; a rotated link fails here).
@@ -34,9 +39,13 @@ from survey.storage.organisations import descendant_ids, get_organisation, list_
 from survey.storage.questionnaires import get_questionnaire_version
 
 TOKEN_VERSION = 1
+SINGLE_USE_VERSION = 2
 _PAYLOAD = struct.Struct(">BIHI")
+_SINGLE_USE_PAYLOAD = struct.Struct(">BIHII")
 _MAC_BYTES = 13
 _TOKEN_BYTES = _PAYLOAD.size + _MAC_BYTES  # 24 bytes → 32 characters
+_SINGLE_USE_BYTES = _SINGLE_USE_PAYLOAD.size + _MAC_BYTES  # 28 bytes → 38 characters
+_TOKEN_LENGTHS = (32, 38)
 _DOMAIN = b"survey-link|"
 FORM_PATH = "/s/"
 
@@ -44,7 +53,7 @@ FORM_PATH = "/s/"
 class LinkError(Exception):
     """A link that cannot be used; `reason` says why (see REASONS)."""
 
-    REASONS = ("tampered", "expired", "unknown", "closed", "revoked", "rotated")
+    REASONS = ("tampered", "expired", "unknown", "closed", "revoked", "rotated", "used")
 
     def __init__(self, reason: str, detail: str = ""):
         assert reason in self.REASONS, reason
@@ -59,6 +68,14 @@ class LinkClaims:
     campaign_id: int
     generation: int
     expires_at: datetime  # aware UTC
+    link_id: int | None = None  # a single-use link's row in `single_use_link`
+
+    @property
+    def key_scope(self) -> str:
+        """What a form key is bound to: the campaign, or the single-use link."""
+        if self.link_id is None:
+            return str(self.campaign_id)
+        return f"{self.campaign_id}.{self.link_id}"
 
 
 def _b64encode(raw: bytes) -> str:
@@ -78,12 +95,26 @@ def _unix(moment: datetime) -> int:
 
 
 def make_token(
-    *, campaign_id: int, generation: int, expires_at: datetime, secret: bytes | None = None
+    *,
+    campaign_id: int,
+    generation: int,
+    expires_at: datetime,
+    secret: bytes | None = None,
+    link_id: int | None = None,
 ) -> str:
-    """The signed token for a campaign's current link (a naive `expires_at` is UTC)."""
+    """The signed token for a campaign's current link (a naive `expires_at` is UTC), or for
+    one of its single-use links (`link_id`)."""
     if not 0 < campaign_id < 2**32 or not 0 < generation < 2**16:
         raise ValueError("campaign id or link generation out of range")
-    payload = _PAYLOAD.pack(TOKEN_VERSION, campaign_id, generation, max(_unix(expires_at), 0))
+    expiry = max(_unix(expires_at), 0)
+    if link_id is None:
+        payload = _PAYLOAD.pack(TOKEN_VERSION, campaign_id, generation, expiry)
+    else:
+        if not 0 < link_id < 2**32:
+            raise ValueError("single-use link id out of range")
+        payload = _SINGLE_USE_PAYLOAD.pack(
+            SINGLE_USE_VERSION, campaign_id, generation, expiry, link_id
+        )
     return _b64encode(payload + _mac(secret or server_secret(), payload))
 
 
@@ -98,24 +129,30 @@ def read_token(
 
     `allow_expired` checks the signature only (the thank-you page after a last-minute answer).
     """
-    if not isinstance(token, str) or len(token) != 32 or not token.isascii():
+    if not isinstance(token, str) or len(token) not in _TOKEN_LENGTHS or not token.isascii():
         raise LinkError("tampered", "the token has the wrong length")
     try:
         raw = _b64decode(token)
     except (binascii.Error, ValueError):
         raise LinkError("tampered", "the token is not base64url") from None
-    if len(raw) != _TOKEN_BYTES or _b64encode(raw) != token:
+    if len(raw) not in (_TOKEN_BYTES, _SINGLE_USE_BYTES) or _b64encode(raw) != token:
         raise LinkError("tampered", "the token is not canonical base64url")
-    payload, mac = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
+    payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
     if not hmac.compare_digest(mac, _mac(secret or server_secret(), payload)):
         raise LinkError("tampered", "the signature does not match")
-    version, campaign_id, generation, expiry = _PAYLOAD.unpack(payload)
-    if version != TOKEN_VERSION:
+    link_id = None
+    if len(raw) == _SINGLE_USE_BYTES:
+        version, campaign_id, generation, expiry, link_id = _SINGLE_USE_PAYLOAD.unpack(payload)
+        expected = SINGLE_USE_VERSION
+    else:
+        version, campaign_id, generation, expiry = _PAYLOAD.unpack(payload)
+        expected = TOKEN_VERSION
+    if version != expected:
         raise LinkError("tampered", f"unknown token version {version}")
     expires_at = datetime.fromtimestamp(expiry, UTC)
     if not allow_expired and as_utc(now or utcnow()) >= expires_at:
         raise LinkError("expired", f"the link expired at {expires_at:%Y-%m-%d %H:%M} UTC")
-    return LinkClaims(campaign_id, generation, expires_at)
+    return LinkClaims(campaign_id, generation, expires_at, link_id)
 
 
 def campaign_token(campaign: Campaign, *, secret: bytes | None = None) -> str:

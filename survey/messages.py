@@ -256,6 +256,19 @@ MESSAGES: dict[str, Text] = {
     # campaigns
     "campaign.days": Text("Số ngày của đợt khảo sát phải từ 1 đến {maximum} (đã nhập {days}).",
                           "the number of days must be between 1 and {maximum} (got {days})"),
+    # single-use links
+    "links.no_case_column": Text(
+        "Tệp không có cột ma_ho_so (các cột: {columns}).",
+        "the file has no column ma_ho_so (columns: {columns})"),
+    "links.unreadable": Text("Không đọc được tệp danh sách hồ sơ: {error}.",
+                             "cannot read the case file: {error}"),
+    "links.no_case": Text("Tệp không có mã hồ sơ nào.", "the file holds no case code"),
+    "links.case_too_long": Text("Mã hồ sơ quá dài (tối đa {maximum} ký tự): {code}.",
+                                "a case code is too long (at most {maximum} characters): {code}"),
+    "links.count": Text("Số đường dẫn phải từ 1 đến {maximum} (đã nhập {count}).",
+                        "the number of links must be between 1 and {maximum} (got {count})"),
+    "links.days": Text("Số ngày hiệu lực phải từ 1 đến {maximum} (đã nhập {days}).",
+                       "the number of days must be between 1 and {maximum} (got {days})"),
 }
 
 MESSAGES.update({

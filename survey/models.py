@@ -58,6 +58,26 @@ class Campaign(SQLModel, table=True):
     closed_at: datetime | None = None
 
 
+class SingleUseLink(SQLModel, table=True):
+    """A link valid for one answer (printed on a case's appointment slip, or sent by SMS).
+
+    Holds no case code (only its keyed hash, to give a case the same link when issued again)
+    and no time of use; no response refers to it, and it refers to no response: the used mark
+    says that some answer came through it, never which.
+    """
+
+    __tablename__ = "single_use_link"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "case_hash", name="uq_single_use_link_case"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    case_hash: str | None = Field(default=None, max_length=64)  # None: an anonymous link
+    expires_at: datetime
+    used: bool = False
+
+
 class ImportBatch(SQLModel, table=True):
     """One imported paper-form file; the same file is never imported twice."""
 

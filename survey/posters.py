@@ -204,3 +204,85 @@ def posters_pdf(posters: Sequence[PosterContent]) -> bytes:
 def campaign_poster_pdf(link: CampaignLink) -> bytes:
     """The A4 poster of one campaign link."""
     return posters_pdf([poster_content(link)])
+
+
+SLIP_INSTRUCTION = "Quét mã QR để đánh giá việc giải quyết hồ sơ (trả lời một lần)"
+SLIP_COLUMNS, SLIP_ROWS = 2, 5  # ten slips of 95 × 55 mm on an A4 page
+SLIP_QR_MM = 40
+
+
+@dataclass(frozen=True)
+class SlipContent:
+    """One slip of a single-use link: cut out and stapled to the case, or printed on the
+    appointment slip."""
+
+    unit_name: str
+    period_label: str
+    url: str
+    case_code: str = ""  # printed for the desk to match slip and case; never stored
+    valid_until: str = ""
+
+
+def _draw_slip(pdf: FPDF, slip: SlipContent, x: float, y: float, w: float, h: float) -> None:
+    pdf.set_draw_color(150, 150, 150)
+    pdf.set_dash_pattern(dash=1.5, gap=1.5)
+    pdf.rect(x, y, w, h)
+    pdf.set_dash_pattern()
+    pad = 3
+    pdf.image(qr_image(slip.url, box_size=6), x=x + pad, y=y + (h - SLIP_QR_MM) / 2,
+              w=SLIP_QR_MM, h=SLIP_QR_MM, alt_text=slip.url, link=slip.url)
+    left = x + pad + SLIP_QR_MM + 2
+    width = x + w - pad - left
+    pdf.set_xy(left, y + pad + 1)
+    pdf.set_text_color(*INK)
+    pdf.set_font("poster", "B", 9)
+    pdf.multi_cell(width, 4, slip.unit_name, align=Align.L, new_x=XPos.LEFT, new_y=YPos.NEXT, max_line_height=4)
+    pdf.set_font("poster", "", 8)
+    pdf.set_text_color(40, 40, 40)
+    pdf.set_x(left)
+    pdf.cell(width, 4, slip.period_label, align=Align.L, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.ln(1)
+    pdf.set_x(left)
+    pdf.set_font("poster", "B", 8.5)
+    pdf.set_text_color(*INK)
+    pdf.multi_cell(width, 4, SLIP_INSTRUCTION, align=Align.L, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.ln(1)
+    pdf.set_x(left)
+    pdf.set_font("poster", "", 6.5)
+    pdf.set_text_color(20, 20, 20)
+    pdf.multi_cell(width, 3, slip.url, link=slip.url, align=Align.L, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    details = " · ".join(part for part in (
+        f"Hồ sơ: {slip.case_code}" if slip.case_code else "",
+        f"Hiệu lực đến {slip.valid_until}" if slip.valid_until else "",
+    ) if part)
+    if details:
+        pdf.ln(1)
+        pdf.set_x(left)
+        pdf.set_font("poster", "", 7)
+        pdf.set_text_color(90, 90, 90)
+        pdf.multi_cell(width, 3.2, details, align=Align.L, new_x=XPos.LEFT, new_y=YPos.NEXT)
+
+
+def slips_pdf(slips: Sequence[SlipContent]) -> bytes:
+    """Ten slips per A4 page (two columns of five), with dashed cut lines, as PDF bytes."""
+    if not slips:
+        raise ValueError("no slip to print")
+    text = "".join([SLIP_INSTRUCTION, "Hồ sơ: Hiệu lực đến 0123456789/:·"]
+                   + [s.unit_name + s.period_label + s.url + s.case_code for s in slips])
+    font = find_poster_font(text)
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=False)
+    pdf.set_margins(10, 10, 10)
+    pdf.set_title(f"Phiếu đường dẫn khảo sát – {slips[0].period_label}")
+    pdf.set_creator("survey-cchc")
+    pdf.add_font("poster", "", str(font.regular))
+    pdf.add_font("poster", "B", str(font.bold))
+    w, h = (pdf.w - 20) / SLIP_COLUMNS, (pdf.h - 20) / SLIP_ROWS
+    per_page = SLIP_COLUMNS * SLIP_ROWS
+    for index, slip in enumerate(slips):
+        if index % per_page == 0:
+            pdf.add_page()
+        place = index % per_page
+        _draw_slip(pdf, slip, 10 + (place % SLIP_COLUMNS) * w, 10 + (place // SLIP_COLUMNS) * h,
+                   w, h)
+    return bytes(pdf.output())

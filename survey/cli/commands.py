@@ -302,6 +302,30 @@ def register_campaigns(commands: argparse._SubParsersAction) -> None:
     qr.set_defaults(handler="campaigns:_qr")
 
 
+def register_links(commands: argparse._SubParsersAction) -> None:
+    links = commands.add_parser("links", help="single-use links: one answer per case file")
+    actions = links.add_subparsers(dest="action", metavar="ACTION", required=True)
+    issue = actions.add_parser(
+        "issue",
+        help="one signed single-use link per case (CSV column ma_ho_so) or N anonymous ones, "
+        "as slips (PDF, ten per A4 page) or CSV",
+    )
+    issue.add_argument("--unit", required=True, help="unit code")
+    issue.add_argument("--period", required=True, type=quarter_argument,
+                       help="quarter, e.g. 2024-Q3 (or Q3/2024)")
+    issue.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]")
+    source = issue.add_mutually_exclusive_group(required=True)
+    source.add_argument("--cases", metavar="FILE.csv", help="CSV with a column ma_ho_so")
+    source.add_argument("--count", type=int, metavar="N", help="N anonymous links")
+    issue.add_argument("--out", required=True, help="FILE.pdf (slips) or FILE.csv")
+    issue.add_argument("--days", type=int,
+                       help="links valid N days (default SURVEY_LINK_DAYS, 30), "
+                       "never beyond the campaign")
+    issue.add_argument("--base-url",
+                       help="public address of the app (default: SURVEY_BASE_URL)")
+    issue.set_defaults(handler="links:_issue")
+
+
 def register_backup(commands: argparse._SubParsersAction) -> None:
     backup = commands.add_parser(
         "backup",
@@ -338,4 +362,4 @@ def register_audit(commands: argparse._SubParsersAction) -> None:
 
 
 REGISTRARS = (register_setup, register_users, register_scores, register_diagnose, register_reports,
-              register_campaigns, register_backup, register_audit)
+              register_campaigns, register_links, register_backup, register_audit)

@@ -111,6 +111,18 @@ def insert_new_responses(
     return results
 
 
+def stored_receipts(*, session: Session, keys: Sequence[str]) -> dict[str, str | None]:
+    """{idempotency key: receipt} of the keys already stored (in the session's transaction)."""
+    if not keys:
+        return {}
+    rows = session.connection().execute(
+        select(Response.idempotency_key, Response.receipt).where(
+            Response.idempotency_key.in_(list(keys))
+        )
+    ).all()
+    return dict(rows)
+
+
 def _insert_postgres(connection: Connection, rows: list[dict]) -> dict[str, int]:
     """All rows in one statement per 20,000; {key: id} of the rows inserted."""
     created: dict[str, int] = {}

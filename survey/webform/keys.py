@@ -14,23 +14,26 @@ RECEIPT_LENGTH = 8
 _RANDOM = RandomPool()
 
 
-def _key_mac(secret: bytes, campaign_id: int, nonce: str) -> str:
-    message = f"form-key|{campaign_id}|{nonce}".encode()
+def _key_mac(secret: bytes, scope: int | str, nonce: str) -> str:
+    message = f"form-key|{scope}|{nonce}".encode()
     return _b64(hmac.new(secret, message, hashlib.sha256).digest()[:9])
 
 
-def new_form_key(campaign_id: int, secret: bytes) -> str:
-    """A fresh hidden key for one rendered form: 20 random characters + 12 of signature."""
+def new_form_key(scope: int | str, secret: bytes) -> str:
+    """A fresh hidden key for one rendered form: 20 random characters + 12 of signature.
+
+    `scope` is the campaign id, or "campaign.link" for a single-use link (LinkClaims.key_scope):
+    a key of one link does not pass on another."""
     nonce = _b64(_RANDOM.take(15))
-    return nonce + _key_mac(secret, campaign_id, nonce)
+    return nonce + _key_mac(secret, scope, nonce)
 
 
-def form_key_nonce(key: str, campaign_id: int, secret: bytes) -> str | None:
-    """The random part of a genuine key for this campaign, else None."""
+def form_key_nonce(key: str, scope: int | str, secret: bytes) -> str | None:
+    """The random part of a genuine key for this campaign (or single-use link), else None."""
     if not re.fullmatch(r"[A-Za-z0-9_-]{32}", key or ""):
         return None
     nonce, mac = key[:20], key[20:]
-    return nonce if hmac.compare_digest(mac, _key_mac(secret, campaign_id, nonce)) else None
+    return nonce if hmac.compare_digest(mac, _key_mac(secret, scope, nonce)) else None
 
 
 def idempotency_key(campaign_id: int, nonce: str) -> str:

@@ -1,18 +1,23 @@
 """HTML of the citizen's form, its thank-you page and its error pages.
 
-Server-rendered with Jinja2 (autoescaping on), one inline stylesheet, no script,
-no external resource: the page is usable with JavaScript off, on a 360 px
-screen, over a slow connection.
+Server-rendered with Jinja2 (autoescaping on), one inline stylesheet, no external
+resource: the page is usable with JavaScript off, on a 320 px screen, over a slow
+connection. The form carries one small inline script (templates/keep_answers.js, allowed
+by its hash in the page's CSP) that keeps the answers on the device and retries a failed
+submission with the same key.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from survey.periods import parse_period
 from survey.questionnaire import Questionnaire
@@ -25,6 +30,10 @@ KEY_FIELD = "k"
 LANG_FIELD = "lang"
 QUESTION_PREFIX = "q_"
 SECONDS_PER_QUESTION = 12
+KEEP_ANSWERS_SCRIPT = (TEMPLATES / "keep_answers.js").read_text(encoding="utf-8")
+# The form's CSP allows this one script by its hash (survey/webform/http.py).
+KEEP_ANSWERS_HASH = "sha256-" + base64.b64encode(
+    hashlib.sha256(KEEP_ANSWERS_SCRIPT.encode("utf-8")).digest()).decode("ascii")
 
 
 def question_field(code: str) -> str:
@@ -74,6 +83,25 @@ UI = {
         "You may close this page.",
     ),
     "try_again": Text("Thử lại", "Try again"),
+    "offline": Text(
+        "Chưa gửi được phiếu vì kết nối bị gián đoạn. Các câu trả lời vẫn được giữ trên máy này "
+        "và phiếu sẽ được tự động gửi lại; Ông/Bà cũng có thể bấm «Gửi phiếu» lần nữa. "
+        "Phiếu không bị ghi hai lần.",
+        "The form could not be sent: the connection was interrupted. Your answers are kept on "
+        "this device and the form will be sent again automatically; you may also press "
+        "«Submit» again. It is never counted twice.",
+    ),
+    "used_title": Text("Phiếu này đã được trả lời", "This form has already been answered"),
+    "used_body": Text(
+        "Đường dẫn này chỉ dùng cho một lần trả lời, và phiếu của đường dẫn này đã được gửi. "
+        "Không có gì được ghi thêm.",
+        "This link is for one answer only, and the form of this link has been sent. "
+        "Nothing more was recorded.",
+    ),
+    "used_no_receipt": Text(
+        "Nếu Ông/Bà đã gửi phiếu trên một máy khác, mã biên nhận hiện trên máy đó.",
+        "If you sent the form on another device, the receipt code is shown there.",
+    ),
 }
 
 
@@ -367,6 +395,7 @@ def render_form(header: FormHeader, state: FormState, links: FormLinks = FormLin
             form_key=state.form_key,
             fields={"group": GROUP_FIELD, "key": KEY_FIELD, "lang": LANG_FIELD},
             honeypot_field=HONEYPOT_FIELD,
+            script=Markup(KEEP_ANSWERS_SCRIPT),  # noqa: S704 - our own file, allowed by hash
         )
     )
 
@@ -380,6 +409,23 @@ def render_thanks(*, receipt: str, lang: str, header: FormHeader | None = None) 
             lang=lang,
             ui=_ui(lang),
             title=UI["thanks_title"].get(lang),
+            unit_name=header.unit_name if header else "",
+            period_label=header.period_label(lang) if header else "",
+            receipt=receipt,
+        )
+    )
+
+
+def render_used(*, receipt: str, lang: str, header: FormHeader | None = None) -> str:
+    """The page of a used single-use link: "phiếu này đã được trả lời", with the receipt
+    when this browser kept it."""
+    return (
+        template_environment()
+        .get_template("used.html")
+        .render(
+            lang=lang,
+            ui=_ui(lang),
+            title=UI["used_title"].get(lang),
             unit_name=header.unit_name if header else "",
             period_label=header.period_label(lang) if header else "",
             receipt=receipt,

@@ -4,6 +4,12 @@
     POST /s/<token>/gui        submit: stored once, then 303 to the thank-you page
     GET  /s/<token>/cam-on?r=  the thank-you page with the receipt code
 
+A single-use link (a longer token naming a row of `single_use_link`, survey/single_use.py)
+opens the same form; the writer marks it used in the transaction that stores its response.
+Afterwards it shows "phiếu này đã được trả lời", with the receipt when the browser that
+answered kept it (a cookie scoped to the link, set on the answer's redirect; the database
+keeps no tie between the link and the response).
+
 The form posts to its own address (`/gui`), not to the form's: a POST makes the
 browser drop its cached copy of the address posted to, and the cached form is what
 lets the back button show the same hidden key again, so that a resubmission shows
@@ -32,7 +38,7 @@ from starlette.routing import Route
 from survey.answer_codes import codec_of
 from survey.db import new_session
 from survey.links import LinkClaims, LinkError, check_campaign, read_token
-from survey.models import Campaign, QuestionnaireVersion
+from survey.models import Campaign, QuestionnaireVersion, utcnow
 from survey.questionnaire import Questionnaire
 from survey.storage import StorageError
 from survey.storage.campaigns import (
@@ -44,6 +50,7 @@ from survey.storage.campaigns import (
 from survey.storage.new_responses import NewResponse
 from survey.storage.questionnaires import questionnaire_of
 from survey.storage.responses import find_response_by_key
+from survey.storage.single_use_links import link_is_used
 from survey.webform.abuse import (
     AbuseGuard,
     AbuseLimits,
@@ -55,6 +62,7 @@ from survey.webform.http import (
     BadSubmission,
     BodyTooLarge,
     ServerResources,
+    allowing_script,
     html_page,
     parse_fields,
     read_body,
@@ -68,6 +76,7 @@ from survey.webform.keys import (
 )
 from survey.webform.peer import request_address
 from survey.webform.render import (
+    KEEP_ANSWERS_HASH,
     KEY_FIELD,
     LANG_FIELD,
     FormHeader,
@@ -77,6 +86,7 @@ from survey.webform.render import (
     render_form,
     render_message,
     render_thanks,
+    render_used,
 )
 from survey.webform.submission import Submission, missing_answers, parse_submission
 from survey.webform.writer import PendingResponse, ResponseWriter
@@ -93,7 +103,12 @@ BLANK_FORM_CACHE_SIZE = 512  # rendered blank forms (about 25 KB each) by campai
 _KEY_SLOT = "key-" + secrets.token_hex(16)
 # The form may be kept by the browser for the back button: a resubmission then
 # carries the same key and shows the same receipt instead of storing twice.
-_FORM_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}
+_FORM_HEADERS = allowing_script(
+    {**SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}, KEEP_ANSWERS_HASH
+)
+# The thank-you page may be kept by the browser a few minutes: the form's script fetches it
+# to know the answer was stored, then opens it (from the cache, not a second round trip).
+_THANKS_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=600"}
 _VARY = {"Vary": "Accept-Encoding"}
 _GZIPPED = {**_VARY, "Content-Encoding": "gzip"}
 
@@ -250,10 +265,12 @@ class FormService(ServerResources):
 
     # -- GET /s/<token> --
 
-    def _form_page(self, form: CampaignForm, lang: str, place: Place, request: Request) -> Response:
+    def _form_page(
+        self, form: CampaignForm, lang: str, place: Place, request: Request, scope: str
+    ) -> Response:
         """The blank form with a fresh key, gzip-compressed when the browser takes it."""
         page = self._blank_form(form, lang, place.links)
-        key = new_form_key(form.campaign_id, self.secret)
+        key = new_form_key(scope, self.secret)
         if accepts_gzip(request.headers.get("accept-encoding", "")):
             return Response(
                 page.gzipped(key), 200, {**_FORM_HEADERS, **_GZIPPED}, media_type="text/html"
@@ -278,7 +295,8 @@ class FormService(ServerResources):
     # -- POST /s/<token>/gui (and /s/<token>) --
 
     async def _accept(
-        self, token: str, body: bytes, content_type: str, address: str, lang: str, place: Place
+        self, token: str, body: bytes, content_type: str, address: str, lang: str, place: Place,
+        scheme: str = "http", cookies: dict[str, str] | None = None,
     ) -> Response:
         database_down = False
         try:
@@ -298,7 +316,7 @@ class FormService(ServerResources):
         except BadSubmission as exc:
             _LOG.info("form: bad submission for campaign #%s: %s", claims.campaign_id, exc)
             return message_response("bad_request", lang)
-        nonce = form_key_nonce(submission.form_key, claims.campaign_id, self.secret)
+        nonce = form_key_nonce(submission.form_key, claims.key_scope, self.secret)
         if nonce is None:
             return message_response("bad_request", lang)
         state = FormState(
@@ -319,7 +337,9 @@ class FormService(ServerResources):
         try:
             receipt, created = await self.writer.store(pending)
         except LinkError as exc:
-            return await self._link_ended(exc, token, body, content_type, lang, place)
+            return await self._link_ended(
+                exc, token, body, content_type, lang, place, cookies, claims
+            )
         except OperationalError:
             _LOG.warning("form: could not store a response", exc_info=True)
             return self._retry(form, state, place)
@@ -328,7 +348,10 @@ class FormService(ServerResources):
             return message_response("bad_request", lang)
         if created:
             self.guard.note_response(address)
-        return self._to_thanks(receipt or "", lang, place)
+        answered = self._to_thanks(receipt or "", lang, place)
+        if claims.link_id is not None and receipt:
+            _keep_receipt(answered, claims, receipt, secure=scheme == "https")
+        return answered
 
     @staticmethod
     def _new_response(
@@ -354,9 +377,11 @@ class FormService(ServerResources):
         return RedirectResponse(f"{place.thanks}?r={receipt}{suffix}", status_code=303)
 
     async def _link_ended(
-        self, error: LinkError, token: str, body: bytes, content_type: str, lang: str, place: Place
+        self, error: LinkError, token: str, body: bytes, content_type: str, lang: str, place: Place,
+        cookies: dict[str, str] | None = None, claims: LinkClaims | None = None,
     ) -> Response:
-        """The error page; but a retry of a form stored before the link ended gets its receipt."""
+        """The error page; but a retry of a form stored before the link ended gets its receipt,
+        and a used single-use link says so."""
         if error.reason not in ("tampered", "unknown"):
             try:
                 receipt = await run_in_threadpool(
@@ -366,7 +391,17 @@ class FormService(ServerResources):
                 receipt = None
             if receipt:
                 return self._to_thanks(receipt, lang, place)
+        if error.reason == "used" and claims is not None:
+            return self._used_page(claims, cookies or {}, lang)
         return message_response(error.reason, lang)
+
+    def _used_page(self, claims: LinkClaims, cookies: dict[str, str], lang: str) -> Response:
+        """"Phiếu này đã được trả lời", with the receipt this browser kept, if any."""
+        receipt = cookies.get(_receipt_cookie(claims), "")
+        form = self._remembered_form(claims.campaign_id)
+        page = render_used(receipt=receipt if is_receipt(receipt) else "", lang=lang,
+                           header=form.header if form else None)
+        return html_page(page)
 
     def _earlier_receipt(self, token: str, body: bytes, content_type: str) -> str | None:
         try:
@@ -374,7 +409,7 @@ class FormService(ServerResources):
             key = dict(parse_fields(body, content_type)).get(KEY_FIELD, "")
         except (LinkError, BadSubmission):
             return None
-        nonce = form_key_nonce(key, claims.campaign_id, self.secret)
+        nonce = form_key_nonce(key, claims.key_scope, self.secret)
         if nonce is None:
             return None
         with new_session(self.engine) as session:
@@ -413,7 +448,8 @@ class FormService(ServerResources):
         except OperationalError:
             remembered = self._remembered_form(claims.campaign_id)
             header = remembered.header if remembered else None
-        return html_page(render_thanks(receipt=receipt, lang=lang, header=header))
+        return html_page(render_thanks(receipt=receipt, lang=lang, header=header), 200,
+                         _THANKS_HEADERS)
 
     # -- the endpoints --
 
@@ -427,7 +463,13 @@ class FormService(ServerResources):
         try:
             claims = read_token(token, secret=self.secret)
             form = await self._current_form(claims)
-            return self._form_page(form, lang, place, request)
+            if claims.link_id is not None:
+                used = await run_in_threadpool(self._link_used, claims)
+                if used is None:
+                    return message_response("unknown", lang)
+                if used:
+                    return self._used_page(claims, dict(request.cookies), lang)
+            return self._form_page(form, lang, place, request, claims.key_scope)
         except LinkError as exc:
             return message_response(exc.reason, lang)
         except OperationalError:
@@ -457,12 +499,19 @@ class FormService(ServerResources):
             if self.guard.note_submission(address):
                 return message_response("flood", lang)
             content_type = request.headers.get("content-type", "")
-            return await self._accept(token, body, content_type, address, lang, place)
+            return await self._accept(token, body, content_type, address, lang, place,
+                                      request.url.scheme, dict(request.cookies))
         except ClientDisconnect:
             return Response(status_code=400)
         except Exception:
             _LOG.exception("form: unexpected error")
             return message_response("error", lang)
+
+    def _link_used(self, claims: LinkClaims) -> bool | None:
+        with new_session(self.engine) as session:
+            return link_is_used(
+                session=session, link_id=claims.link_id, campaign_id=claims.campaign_id
+            )
 
     async def not_found(self, request: Request) -> Response:
         """Any other address under /s/: a plain page, not the staff app."""
@@ -477,6 +526,18 @@ class FormService(ServerResources):
         except Exception:
             _LOG.exception("form: unexpected error on the thank-you page")
             return message_response("error", lang)
+
+
+def _receipt_cookie(claims: LinkClaims) -> str:
+    return f"bn{claims.link_id}"
+
+
+def _keep_receipt(response: Response, claims: LinkClaims, receipt: str, *, secure: bool) -> None:
+    """Let this browser show the receipt when the used link is opened again: a cookie with
+    no path (so scoped to the link's address), kept until the link expires."""
+    seconds = int((claims.expires_at - utcnow()).total_seconds())
+    response.set_cookie(_receipt_cookie(claims), receipt, max_age=max(seconds, 60), path=None,
+                        httponly=True, samesite="lax", secure=secure)
 
 
 def form_routes(

@@ -25,7 +25,8 @@ from sqlalchemy.exc import OperationalError
 from survey.db import new_session
 from survey.links import LinkClaims, LinkError, check_campaign
 from survey.storage.campaigns import link_states
-from survey.storage.new_responses import NewResponse, insert_new_responses
+from survey.storage.new_responses import NewResponse, insert_new_responses, stored_receipts
+from survey.storage.single_use_links import claim_links
 
 _LOG = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class ResponseWriter:
                     accepted.append(index)
                 except LinkError as exc:
                     outcomes[index] = exc
+            accepted = _claim_single_use(session, batch, accepted, outcomes)
             stored = insert_new_responses(
                 session=session, responses=[batch[index].response for index in accepted]
             )
@@ -147,3 +149,39 @@ class ResponseWriter:
             outcomes[index] = (receipt, created and key not in told)
             told.add(key)
         return outcomes  # type: ignore[return-value]  # every slot is filled
+
+
+def _claim_single_use(
+    session, batch: list[PendingResponse], accepted: list[int], outcomes: list
+) -> list[int]:
+    """Mark the single-use links of the accepted submissions used, in the batch's transaction;
+    the indices still accepted. A resubmission of a form already stored (same key) gets its
+    receipt; another form through a used link gets LinkError('used') and stores nothing."""
+    single = [index for index in accepted if batch[index].claims.link_id is not None]
+    if not single:
+        return accepted
+    earlier = stored_receipts(
+        session=session, keys=[batch[index].response.idempotency_key for index in single]
+    )
+    first: dict[int, int] = {}  # link id → the index that claims it
+    refused: set[int] = set()
+    for index in single:
+        pending = batch[index]
+        key = pending.response.idempotency_key
+        if key in earlier:
+            outcomes[index] = (earlier[key], False)
+            refused.add(index)
+            continue
+        claimer = first.setdefault(pending.claims.link_id, index)
+        if batch[claimer].response.idempotency_key != key:
+            outcomes[index] = LinkError("used", "another form came through this link first")
+            refused.add(index)
+    claimed = claim_links(
+        session=session,
+        links={link_id: batch[index].claims.campaign_id for link_id, index in first.items()},
+    )
+    for index in single:
+        if index not in refused and batch[index].claims.link_id not in claimed:
+            outcomes[index] = LinkError("used", "the link was used already")
+            refused.add(index)
+    return [index for index in accepted if index not in refused]

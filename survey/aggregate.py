@@ -96,24 +96,17 @@ class ProvinceScore:
 
     def index_dict(self) -> dict[str, Any]:
         """An index's average as shares (overall and per criterion), like `DomainScore`'s."""
-        def share(estimate: Estimate) -> dict[str, Any]:
-            out = estimate.to_dict()
-            out["share"] = out.pop("score")
-            out.pop("max", None)
-            out["percent"] = estimate.percent
-            return out
-
         out: dict[str, Any] = {"code": self.index, "method": self.method, "units": self.units,
                                "n": self.n}
         if self.total is None:
             out.update(share=None, se=None, df=None, ci=None, flags=[], percent=None,
                        reason=self.reason)
         else:
-            out.update(share(self.total))
+            out.update(self.total.share_dict())
         names = dict(self.left_out_names)
         out["left_out"] = [{"unit": unit, "unit_name": names.get(unit), "reason": reason}
                            for unit, reason in self.left_out]
-        out["criteria"] = [share(c) for c in self.criteria]
+        out["criteria"] = [c.share_dict() for c in self.criteria]
         return out
 
 

@@ -446,6 +446,14 @@ class Estimate:
             out["reason"] = self.reason
         return out
 
+    def share_dict(self) -> dict[str, Any]:
+        """`to_dict` of an index estimate (on [0, 1]): the score named `share`, with `percent`."""
+        out = self.to_dict()
+        out["share"] = out.pop("score")
+        out.pop("max", None)
+        out["percent"] = self.percent
+        return out
+
 
 @dataclass(frozen=True)
 class DomainScore:
@@ -501,13 +509,6 @@ class DomainScore:
 
     def index_dict(self) -> dict[str, Any]:
         """An index's scores as shares: overall, per criterion and per question."""
-        def share(estimate: Estimate) -> dict[str, Any]:
-            out = estimate.to_dict()
-            out["share"] = out.pop("score")
-            out.pop("max", None)
-            out["percent"] = estimate.percent
-            return out
-
         label = self.index_label or Text(self.index or "")
         out: dict[str, Any] = {"code": self.index, "label": label.vi, "label_en": label.en,
                                "n": self.n}
@@ -515,11 +516,11 @@ class DomainScore:
             out.update(share=None, se=None, df=None, ci=None, flags=[], percent=None,
                        reason=self.reason)
         else:
-            out.update(share(self.total))
+            out.update(self.total.share_dict())
             out["code"] = self.index
         out["partial_criteria"] = list(self.partial_criteria)
-        out["criteria"] = [share(c) for c in self.criteria]
-        out["questions"] = [share(q) for q in self.questions]
+        out["criteria"] = [c.share_dict() for c in self.criteria]
+        out["questions"] = [q.share_dict() for q in self.questions]
         return out
 
 
@@ -642,7 +643,8 @@ def answer_fractions(responses: pd.DataFrame, questionnaire: Questionnaire,
                 )
             score = option.score if index is None else index.fraction(option.code)
             lookup[position] = np.nan if score is None else score
-        fractions[:, column] = lookup[codes if rows is None else codes[rows]]
+        picked = codes if rows is None else codes.take(rows)
+        np.take(lookup, picked, out=fractions[:, column])  # −1 (missing) → the last entry
     return fractions
 
 
@@ -780,6 +782,9 @@ def _domain_scores(
     codes = [c.code for c in questionnaire.criteria]
     question_codes = questionnaire.question_codes
     scores = []
+    structure = questionnaire.structure()  # the same for every domain of the version
+    if index is not None:
+        structure = tuple((code, 1.0) for code, _ in structure)
     for d, (unit, period) in enumerate(domain_keys):
         n, df = int(result.n[d]), float(result.df[d])
         criterion_estimates = tuple(
@@ -804,9 +809,6 @@ def _domain_scores(
                       "so the total is undefined")
         else:
             total = make_estimate(totals, d, maximum / total_scale, df, n)
-        structure = questionnaire.structure()
-        if index is not None:
-            structure = tuple((code, 1.0) for code, _ in structure)
         scores.append(DomainScore(
             unit=str(unit), period=str(period), questionnaire=questionnaire.id,
             version=questionnaire.version, n=n, maximum=maximum / total_scale,

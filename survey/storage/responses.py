@@ -135,7 +135,7 @@ def response_counts(*, session: Session, unit_ids: Iterable[int] | None = None) 
 # One pass per questionnaire version, no sorting: the database concatenates, over the rows asked
 # for, each response's id with one integer that packs its head (unit id, period, group, channel,
 # flag: the small texts numbered by CASE from the few values they take) into one value, and the
-# answers into another (SQLite: the ids and keys as fixed-width hex text, the answers as a blob;
+# answers into another (SQLite: the ids and keys as decimal text, the answers as a blob;
 # PostgreSQL: bytea; both aggregates of a query take the rows in the same order). numpy reads
 # them with `frombuffer`: no Python object per response or per answer. A large table is read in
 # two id ranges at once, on two connections (the database works on both cores).
@@ -176,7 +176,8 @@ def _version_parts(session: Session, version_id: int, filters: list[str], parame
         aggregates = (f"string_agg(int4send(response.id) || int8send({key}), ''::bytea), "
                       "string_agg(response.answers, ''::bytea)")
     else:
-        aggregates = (f"group_concat(printf('%08x%016x', response.id, {key}), ''), "
+        # decimal text: SQLite writes an integer faster than printf formats it
+        aggregates = (f"group_concat(response.id || ',' || ({key}), ','), "
                       "CAST(group_concat(response.answers, '') AS BLOB)")
     where = " AND ".join([f"response.questionnaire_version_id = {int(version_id)}", *filters])
 
@@ -257,16 +258,19 @@ def load_responses(
                                                       periods, own_groups):
             if not count:
                 continue
-            record = np.frombuffer(bytes(records) if postgres else bytes.fromhex(records),
-                                   _RECORD)
-            key = record["key"].astype(np.int64)
+            if postgres:
+                record = np.frombuffer(bytes(records), _RECORD)
+                ids, key = record["id"].astype(np.int64), record["key"].astype(np.int64)
+            else:  # "id,key,id,key,…"
+                pairs = np.fromstring(records, dtype=np.int64, sep=",").reshape(-1, 2)
+                ids, key = pairs[:, 0].copy(), pairs[:, 1].copy()
             key, flagged = np.divmod(key, 2)
             key, channel = np.divmod(key, len(CHANNELS) + 1)
             key, group = np.divmod(key, len(own_groups) + 1)
             unit, period = np.divmod(key, len(periods) + 1)
             group_map = np.array([group_values.index(g) for g in own_groups] + [-1])
             pieces.append({
-                "id": record["id"].astype(np.int64), "unit": unit, "version": v_index,
+                "id": ids, "unit": unit, "version": v_index,
                 "period": np.where(period < len(periods), period, -1),
                 "group": group_map[group],
                 "channel": np.where(channel < len(CHANNELS), channel, -1),

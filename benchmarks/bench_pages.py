@@ -40,12 +40,14 @@ def main() -> None:
     print(f"demo data loaded in {time.perf_counter() - started:.1f} s")
     with new_session(engine) as session:
         create_user(session=session, username="bench", role="admin", organisation_code=None,
-                    password="benchmark-password")
+                    password="quả-táo-xanh-bốn-mùa")
         session.commit()
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tab_session import tab_auth  # a server-side session kept by the tab, as the app's
 
     def render(page: str) -> float:
         at = AppTest.from_file(str(ROOT / "survey_app.py"), default_timeout=300)
-        at.session_state["auth"] = {"username": "bench", "last_seen": time.time()}
+        at.session_state["auth"] = tab_auth("bench", url)
         at.run()
         begin = time.perf_counter()
         at.switch_page(page).run()

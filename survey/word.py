@@ -82,12 +82,21 @@ def _table(document: Document, frame: pd.DataFrame, font: float = 9,
             for paragraph in cell.paragraphs:
                 for run in paragraph.runs:
                     run.font.size = Pt(font)
+    if not widths:
+        return
+    # Every column gets a width (the named ones theirs, the others an equal share of what is
+    # left of the text width), so the table fits between the margins in Word and LibreOffice.
+    section = document.sections[-1]
+    text_width = (section.page_width - section.left_margin - section.right_margin) / 360000
+    named = {name: width for name, width in widths.items() if name in frame.columns}
+    others = len(frame.columns) - len(named)
+    share = max((text_width - sum(named.values())) / others, 1.2) if others else 0.0
+    table.autofit = False
     for position, name in enumerate(frame.columns):
-        if widths and name in widths:
-            table.autofit = False
-            table.columns[position].width = Cm(widths[name])
-            for cell in table.columns[position].cells:
-                cell.width = Cm(widths[name])
+        width = Cm(named.get(name, share))
+        table.columns[position].width = width
+        for cell in table.columns[position].cells:
+            cell.width = width
 
 
 def _image(document: Document, png: bytes | None, width_cm: float, lang: str) -> None:

@@ -98,11 +98,7 @@ class ProvinceScore:
         """An index's average as shares (overall and per criterion), like `DomainScore`'s."""
         out: dict[str, Any] = {"code": self.index, "method": self.method, "units": self.units,
                                "n": self.n}
-        if self.total is None:
-            out.update(share=None, se=None, df=None, ci=None, flags=[], percent=None,
-                       reason=self.reason)
-        else:
-            out.update(self.total.share_dict())
+        out.update(Estimate.total_share_dict(self.total, self.reason))
         names = dict(self.left_out_names)
         out["left_out"] = [{"unit": unit, "unit_name": names.get(unit), "reason": reason}
                            for unit, reason in self.left_out]

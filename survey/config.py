@@ -58,13 +58,18 @@ class _Reader:
     def _fail(self, name: str, value: str, expected: Text) -> SettingsError:
         return SettingsError("settings.invalid", name=name, value=value, expected=expected)
 
-    def text(self, name: str, default: str | None) -> str | None:
+    def _given(self, name: str) -> str | None:
+        """The variable's value without surrounding blanks; None when unset or blank."""
         value = self.env.get(name)
-        return default if value is None or not value.strip() else value.strip()
+        return value.strip() if value is not None and value.strip() else None
+
+    def text(self, name: str, default: str | None) -> str | None:
+        value = self._given(name)
+        return default if value is None else value
 
     def flag(self, name: str, default: bool) -> bool:
-        value = self.env.get(name)
-        if value is None or not value.strip():
+        value = self._given(name)
+        if value is None:
             return default
         if value.strip().lower() in _TRUE:
             return True
@@ -73,8 +78,8 @@ class _Reader:
         raise self._fail(name, value, Text("dùng 1 (bật) hoặc 0 (tắt)", "use 1 (on) or 0 (off)"))
 
     def positive(self, name: str, default: float) -> float:
-        value = self.env.get(name)
-        if value is None or not value.strip():
+        value = self._given(name)
+        if value is None:
             return default
         try:
             number = float(value.strip().replace(",", "."))
@@ -86,8 +91,8 @@ class _Reader:
         return number
 
     def whole(self, name: str, default: int) -> int:
-        value = self.env.get(name)
-        if value is None or not value.strip():
+        value = self._given(name)
+        if value is None:
             return default
         try:
             number = int(value.strip())
@@ -99,8 +104,8 @@ class _Reader:
         return number
 
     def level(self, name: str, default: float) -> float:
-        value = self.env.get(name)
-        if value is None or not value.strip():
+        value = self._given(name)
+        if value is None:
             return default
         try:
             number = float(value.strip().replace(",", "."))

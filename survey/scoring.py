@@ -446,6 +446,14 @@ class Estimate:
             out["reason"] = self.reason
         return out
 
+    @staticmethod
+    def total_share_dict(total: Estimate | None, reason: str | None) -> dict[str, Any]:
+        """The overall share of an index (`share_dict`), or nulls with the reason."""
+        if total is None:
+            return dict(share=None, se=None, df=None, ci=None, flags=[], percent=None,
+                        reason=reason)
+        return total.share_dict()
+
     def share_dict(self) -> dict[str, Any]:
         """`to_dict` of an index estimate (on [0, 1]): the score named `share`, with `percent`."""
         out = self.to_dict()
@@ -512,12 +520,8 @@ class DomainScore:
         label = self.index_label or Text(self.index or "")
         out: dict[str, Any] = {"code": self.index, "label": label.vi, "label_en": label.en,
                                "n": self.n}
-        if self.total is None:
-            out.update(share=None, se=None, df=None, ci=None, flags=[], percent=None,
-                       reason=self.reason)
-        else:
-            out.update(self.total.share_dict())
-            out["code"] = self.index
+        out.update(Estimate.total_share_dict(self.total, self.reason))
+        out["code"] = self.index  # the index's code, not the total estimate's
         out["partial_criteria"] = list(self.partial_criteria)
         out["criteria"] = [c.share_dict() for c in self.criteria]
         out["questions"] = [q.share_dict() for q in self.questions]

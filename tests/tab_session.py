@@ -20,3 +20,22 @@ def tab_auth(username: str, database_url: str | None = None) -> dict[str, str]:
     finally:
         engine.dispose()
     return {"token": token}
+
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "survey_app.py")
+
+
+def open_signed_in(page: str, username: str = "admin", query: dict | None = None,
+                   database_url: str | None = None):
+    """An AppTest of the app, signed in as `username` for this tab, switched to `page` (with
+    `query` as its query parameters); asserts the page raised nothing."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["auth"] = tab_auth(username, database_url)
+    at.run()
+    if query:
+        at.query_params.update(query)
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at

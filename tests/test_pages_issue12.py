@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
-from tab_session import tab_auth
+from tab_session import open_signed_in
 
 from survey.auth import create_user, scope_of
 from survey.config import SettingsError, load_settings
@@ -50,14 +50,7 @@ def open_page(app_url, monkeypatch):
     shared_engine.cache_clear()
 
     def opened(page: str, username: str = "admin", query: dict | None = None) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.session_state["auth"] = tab_auth(username, app_url)
-        at.run()
-        if query:
-            at.query_params.update(query)
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-        return at
+        return open_signed_in(page, username, query, app_url)
 
     yield opened
     st.cache_resource.clear()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-from tab_session import tab_auth
+from tab_session import open_signed_in, tab_auth
 
 from survey.auth import FULL_ACCESS, create_user
 from survey.dashboard import load_source, province_report, unit_report
@@ -45,14 +45,7 @@ def signed_in(app_url, monkeypatch):
     shared_engine.cache_clear()
 
     def open_page(page: str, username: str = "admin", query: dict | None = None) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.session_state["auth"] = tab_auth(username)
-        at.run()
-        if query:
-            at.query_params.update(query)
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-        return at
+        return open_signed_in(page, username, query)
 
     yield open_page
     st.cache_resource.clear()

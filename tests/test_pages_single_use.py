@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-from tab_session import tab_auth
+from tab_session import open_signed_in
 
 from survey.auth import create_user
 from survey.db import make_engine, new_session, shared_engine
@@ -43,14 +43,7 @@ def open_page(app_url, monkeypatch):
     shared_engine.cache_clear()
 
     def opened(page: str, query: dict | None = None) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.session_state["auth"] = tab_auth("admin", app_url)
-        at.run()
-        if query:
-            at.query_params.update(query)
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-        return at
+        return open_signed_in(page, "admin", query, app_url)
 
     yield opened
     st.cache_resource.clear()

@@ -160,8 +160,10 @@ def _case(column: str, values: list, prefix: str, parameters: dict) -> str:
 
 
 def _version_parts(session: Session, version_id: int, filters: list[str], parameters: dict,
-                   periods: list[str], groups: list[str]) -> list[tuple]:
-    """(records, answers) of one version's responses, in one or two id ranges."""
+                   periods: list[str], groups: list[str], ids: tuple[int | None, int | None]
+                   ) -> list[tuple]:
+    """(records, answers) of one version's responses, in one or two id ranges (`ids`: the
+    table's lowest and highest id)."""
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     parameters = dict(parameters)
@@ -184,7 +186,7 @@ def _version_parts(session: Session, version_id: int, filters: list[str], parame
     def query(extra: str = "") -> TextClause:
         return text(f"SELECT count(*), {aggregates} FROM response WHERE {where}{extra}")
 
-    low, high = connection.execute(text("SELECT min(id), max(id) FROM response")).one()
+    low, high = ids
     engine = session.get_bind()
     if low is None or high - low < 2 * PARALLEL_SPAN or isinstance(engine.pool, StaticPool):
         return [connection.execute(query(), parameters).one()]
@@ -239,6 +241,8 @@ def load_responses(
     periods = sorted(session.exec(select(Response.period).distinct().where(
         col(Response.questionnaire_version_id).in_(version_ids))).all())
     postgres = session.connection().dialect.name == "postgresql"
+    id_range = tuple(session.connection().execute(
+        text("SELECT min(id), max(id) FROM response")).one())
 
     # A question's categories are the option codes it has in any version (first appearance).
     categories: dict[str, list[str]] = {code: [] for code in question_codes}
@@ -255,7 +259,7 @@ def load_responses(
         codec = codec_of(questionnaire)
         own_groups = [g.code for g in questionnaire.groups]
         for count, records, answers in _version_parts(session, row.id, filters, parameters,
-                                                      periods, own_groups):
+                                                      periods, own_groups, id_range):
             if not count:
                 continue
             if postgres:

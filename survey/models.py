@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 CHANNELS = ("qr", "paper", "kiosk")
@@ -100,6 +100,10 @@ class Response(SQLModel, table=True):
     __table_args__ = (
         Index("ix_response_domain", "unit_id", "period"),
         Index("ix_response_version_period", "questionnaire_version_id", "period"),
+        # The flagged responses only (a partial index): `data_version` counts them on every
+        # page view without a pass over the table.
+        Index("ix_response_flagged", "id", sqlite_where=text("flagged"),
+              postgresql_where=text("flagged")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from math import isfinite, sqrt
 from typing import Any
 
 import numpy as np
@@ -346,9 +347,8 @@ def estimate_domains(
     # Variance: Σ_h n_h/(n_h − 1) Σ_{i∈h} (z_i − z̄_h)², deviations from the stratum means.
     stratum_count = np.diff(np.r_[stratum_starts, n])
     stratum_mean = np.add.reduceat(linearised, stratum_starts, axis=1) / stratum_count
-    stratum_of_respondent = np.repeat(np.arange(stratum_starts.size), stratum_count)
     deviations = linearised
-    deviations -= np.take(stratum_mean, stratum_of_respondent, axis=1, mode="clip")
+    deviations -= np.repeat(stratum_mean, stratum_count, axis=1)  # each respondent's stratum
     deviations *= deviations
     correction = np.where(stratum_count > 1, stratum_count / np.maximum(stratum_count - 1, 1), 0.0)
     stratum_variance = np.add.reduceat(deviations, stratum_starts, axis=1) * correction
@@ -430,7 +430,9 @@ class Estimate:
 
     @property
     def se(self) -> float | None:
-        return None if self.variance is None else float(np.sqrt(self.variance))
+        if self.variance is None:
+            return None
+        return sqrt(self.variance) if self.variance >= 0 else float(np.sqrt(self.variance))
 
     @property
     def percent(self) -> float | None:
@@ -575,23 +577,60 @@ def make_estimate(
     `n` is the count the reliability flags use (a criterion's own n_k); `domain_n` the domain's
     respondents when they differ (a criterion), recorded on the estimate as `n`.
     """
-    score = _number(values["score"][index])
+    return _estimate(float(values["score"][index]), float(values["variance"][index]),
+                     float(values["lower"][index]), float(values["upper"][index]),
+                     int(values["gap"][index]), maximum, float(df), n, extra_flags, code,
+                     undefined_reason, domain_n)
+
+
+def make_estimates(
+    values: Mapping[str, np.ndarray], maximum, df, n, *, partial=None, codes=None,
+    domain_n=None,
+) -> list[list[Estimate]]:
+    """`make_estimate` for every element of (D, K) arrays at once: row d, column k.
+
+    `maximum` (K,), `df` and `n` (D, K), `partial` (D, K) booleans adding the PARTIAL flag,
+    `codes` (K,) names, `domain_n` (D,). The arrays become Python numbers in one step each
+    (`tolist`), not element by element.
+    """
+    shape = np.shape(values["score"])
+    score, variance, lower, upper, gap = (np.asarray(values[key], dtype=float if key != "gap"
+                                                     else np.int64).tolist()
+                                          for key in ("score", "variance", "lower", "upper",
+                                                      "gap"))
+    maxima = np.broadcast_to(np.asarray(maximum, dtype=float), shape[1:]).tolist()
+    df = np.broadcast_to(np.asarray(df, dtype=float), shape).tolist()
+    n = np.broadcast_to(np.asarray(n, dtype=np.int64), shape).tolist()
+    partial = (np.zeros(shape, dtype=bool) if partial is None else np.asarray(partial)).tolist()
+    codes = [None] * shape[1] if codes is None else list(codes)
+    domain_n = [None] * shape[0] if domain_n is None else np.asarray(domain_n).tolist()
+    extra = {False: (), True: (PARTIAL,)}
+    return [[_estimate(score[d][k], variance[d][k], lower[d][k], upper[d][k], gap[d][k],
+                       maxima[k], df[d][k], n[d][k], extra[partial[d][k]], codes[k],
+                       NO_SCORED_ANSWERS, domain_n[d])
+             for k in range(shape[1])] for d in range(shape[0])]
+
+
+def _estimate(score: float, variance: float, lower: float, upper: float, gap: int,
+              maximum: float, df: float, n: int, extra_flags: tuple[str, ...],
+              code: str | None, undefined_reason: str, domain_n: int | None) -> Estimate:
+    """The `Estimate` of one element of `estimates_with_intervals` (Python numbers; NaN = none)."""
+    finite_df = df if isfinite(df) else None
     flag = reliability_flag(n)
     flags = extra_flags + ((flag,) if flag else ())
     own_n = n if domain_n is not None else None
-    if score is None:
+    if not isfinite(score):
         reason = NO_RESPONSES if (n if domain_n is None else domain_n) == 0 else undefined_reason
-        return Estimate(None, maximum, None, _number(df), None, flags, reason, code, own_n)
-    variance = _number(values["variance"][index])
-    lower, upper = values["lower"][index], values["upper"][index]
-    ci = (float(lower), float(upper)) if np.isfinite(lower) and np.isfinite(upper) else None
+        return Estimate(None, maximum, None, finite_df, None, flags, reason, code, own_n)
+    ci = (lower, upper) if isfinite(lower) and isfinite(upper) else None
     reason = None
-    if variance is None:
-        reason = no_variance_reason(df)
+    if not isfinite(variance):
+        variance = None
+        reason = no_variance_reason(finite_df)
     elif ci is None:
-        gap = int(values["gap"][index])
-        reason = insufficient_reason(n) if n < 5 else gap_reason(gap if gap != GAP_NONE else 1, df)
-    return Estimate(score, maximum, variance, _number(df), ci, flags, reason, code, own_n)
+        reason = insufficient_reason(n) if n < 5 else gap_reason(gap if gap != GAP_NONE else 1,
+                                                                 finite_df)
+    return Estimate(score, maximum, variance, finite_df, ci, flags, reason, code, own_n)
 
 
 # --- from the wide response table ------------------------------------------------------------
@@ -648,22 +687,35 @@ def answer_fractions(responses: pd.DataFrame, questionnaire: Questionnaire,
             score = option.score if index is None else index.fraction(option.code)
             lookup[position] = np.nan if score is None else score
         picked = codes if rows is None else codes.take(rows)
-        np.take(lookup, picked, out=fractions[:, column])  # −1 (missing) → the last entry
+        np.take(lookup, picked, out=fractions[:, column], mode="wrap")  # −1 → the last entry
     return fractions
 
 
-def _period_labels(quarters: pd.Series, periods: Iterable[str] | None) -> pd.DataFrame:
-    """Rows (row, period) assigning each response to the periods that pool its quarter.
+def _period_labels(quarters: pd.Series, periods: Iterable[str] | None
+                   ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(rows, codes, labels): positions of responses, the period each counts in (a code into
+    `labels`, numbered in order of first appearance).
 
     Without `periods` every response stays in its own quarter. A response counts in every requested
-    period that contains its quarter (e.g. periods 2024-Q3 and 2024 both include a 2024-Q3 answer).
+    period that contains its quarter (e.g. periods 2024-Q3 and 2024 both include a 2024-Q3 answer):
+    in table order, a row's periods in the order asked. A response without a period counts in none.
     """
-    rows = pd.DataFrame({"row": np.arange(len(quarters)), "quarter": quarters.to_numpy()})
+    codes, values = pd.factorize(quarters.to_numpy(), use_na_sentinel=True)
+    values = [str(v) for v in values]
     if periods is None:
-        return rows.rename(columns={"quarter": "period"})
-    pairs = [(quarter, str(parse_period(p))) for p in periods for quarter in parse_period(p).quarters]
-    pooling = pd.DataFrame(pairs, columns=["quarter", "period"]).drop_duplicates()
-    return rows.merge(pooling, on="quarter")[["row", "period"]]
+        rows = np.flatnonzero(codes >= 0)
+        return rows, codes[rows], values
+    labels = list(dict.fromkeys(str(parse_period(p)) for p in periods))
+    member = np.zeros((len(values) + 1, len(labels)), dtype=bool)  # the last row: code −1
+    for column, label in enumerate(labels):
+        pooled = set(parse_period(label).quarters)
+        member[:len(values), column] = [v in pooled for v in values]
+    rows, chosen = np.nonzero(member[codes])  # by row, then period in the order asked
+    present, first = np.unique(chosen, return_index=True)
+    appearance = present[np.argsort(first, kind="stable")]
+    renumber = np.zeros(len(labels), dtype=np.intp)
+    renumber[appearance] = np.arange(appearance.size)
+    return rows, renumber[chosen], [labels[i] for i in appearance.tolist()]
 
 
 def _period_sort_key(label: str):
@@ -678,11 +730,8 @@ def _score_version(
     responses: pd.DataFrame, questionnaire: Questionnaire, by: str, periods, level: float,
     province: str,
 ) -> list[DomainScore]:
-    assignment = _period_labels(responses["period"], periods)
-    rows = assignment["row"].to_numpy()
-    period_label = assignment["period"].to_numpy()
+    rows, period_codes, period_values = _period_labels(responses["period"], periods)
     unit_codes, unit_values = pd.factorize(responses["unit"])  # integer codes: no object keys
-    period_codes, period_values = pd.factorize(period_label)
     if by == "unit":
         unit_of_row, unit_labels = unit_codes[rows], [str(u) for u in unit_values]
     else:
@@ -729,8 +778,10 @@ def _score_version(
                       arrays["question_points"], arrays["question_criterion"],
                       arrays["criterion_points"])
     names: dict[str, str] = {}
-    if by == "unit" and "unit_name" in responses.columns:
-        names = dict(zip(responses["unit"], responses["unit_name"], strict=False))
+    if by == "unit" and "unit_name" in responses.columns:  # each unit's last name in the table
+        last = unit_codes.size - 1 - np.unique(unit_codes[::-1], return_index=True)[1]
+        names = dict(zip(unit_values[unit_codes[last]],
+                         responses["unit_name"].to_numpy()[last], strict=True))
     scores = _domain_scores(result, questionnaire, domain_keys, excluded, level, names)
 
     # Indices (SCORING.md, "Indices"): the same estimator with the index's fractions and
@@ -789,20 +840,17 @@ def _domain_scores(
     structure = questionnaire.structure()  # the same for every domain of the version
     if index is not None:
         structure = tuple((code, 1.0) for code, _ in structure)
+    domain_n = result.n.tolist()
+    criterion_rows = make_estimates(
+        criteria, criterion_points / criterion_scale, result.criterion_df, result.criterion_n,
+        partial=result.criterion_partial, codes=codes, domain_n=domain_n)
+    question_rows = None if questions is None else make_estimates(
+        questions, 1.0, by_question.criterion_df, by_question.criterion_n, codes=question_codes,
+        domain_n=domain_n)
     for d, (unit, period) in enumerate(domain_keys):
-        n, df = int(result.n[d]), float(result.df[d])
-        criterion_estimates = tuple(
-            make_estimate(criteria, (d, k), float(criterion_points[k] / criterion_scale[k]),
-                          float(result.criterion_df[d, k]), int(result.criterion_n[d, k]),
-                          (PARTIAL,) if result.criterion_partial[d, k] else (), code,
-                          domain_n=n)
-            for k, code in enumerate(codes)
-        )
-        question_estimates = () if questions is None else tuple(
-            make_estimate(questions, (d, q), 1.0, float(by_question.criterion_df[d, q]),
-                          int(by_question.criterion_n[d, q]), code=code, domain_n=n)
-            for q, code in enumerate(question_codes)
-        )
+        n, df = domain_n[d], float(result.df[d])
+        criterion_estimates = tuple(criterion_rows[d])
+        question_estimates = () if question_rows is None else tuple(question_rows[d])
         missing = [c.code for c in criterion_estimates if c.score is None]
         total, reason = None, None
         if n == 0:

@@ -499,3 +499,29 @@ def test_a_table_read_in_two_parts_equals_one_read(session, tree, v2024, monkeyp
     parts = load_responses(session=session, family="dtxhh-haugiang")
     pd.testing.assert_frame_equal(parts, whole)
     assert len(whole) == 30 and list(whole["1.1"].astype(str)[:5]) == ["A", "B", "C", "D", "X"]
+
+
+def test_a_small_family_and_the_newest_responses_read_the_rows_stored(session, tree, v2024):
+    """The reader takes the indexes for a small share of the table and id order for most of it
+    or for the responses after an id: each way reads exactly the rows stored."""
+    sipas = register(session, SIPAS_2024)
+    for i in range(24):  # the large family: most of the table
+        store(session, v2024, tree["HG01"], f"big-{i}", {"1.1": "ABCD"[i % 4]},
+              period=["2024-Q1", "2024-Q2"][i % 2])
+    group = questionnaire_of(sipas).groups[0].code if questionnaire_of(sipas).groups else None
+    small = [("HG02", "2024-Q2", "5"), ("HG10", "2024-Q3", "0"), ("HG02", "2024-Q3", None)]
+    for i, (unit, period, answer) in enumerate(small):
+        store(session, sipas, tree[unit], f"small-{i}", {"TC1": answer}, period=period,
+              group=group)
+    read = load_responses(session=session, family="sipas")
+    assert [(r.unit, r.period) for r in read.itertuples()] == [(u, p) for u, p, _ in small]
+    assert read["TC1"].tolist()[:2] == ["5", "0"] and pd.isna(read["TC1"].iloc[2])
+    assert read["period"].cat.categories.tolist() == ["2024-Q2", "2024-Q3"]
+
+    big = load_responses(session=session, family="dtxhh-haugiang")
+    assert big["1.1"].tolist() == ["ABCD"[i % 4] for i in range(24)]
+    cut = int(big["response_id"].iloc[20])
+    newest = load_responses(session=session, family="dtxhh-haugiang", after_id=cut)
+    assert newest["response_id"].tolist() == big["response_id"].tolist()[21:]
+    assert newest["1.1"].tolist() == ["ABCD"[i % 4] for i in range(21, 24)]
+    assert newest["period"].tolist() == [["2024-Q1", "2024-Q2"][i % 2] for i in range(21, 24)]

@@ -525,3 +525,17 @@ def test_a_small_family_and_the_newest_responses_read_the_rows_stored(session, t
     assert newest["response_id"].tolist() == big["response_id"].tolist()[21:]
     assert newest["1.1"].tolist() == ["ABCD"[i % 4] for i in range(21, 24)]
     assert newest["period"].tolist() == [["2024-Q1", "2024-Q2"][i % 2] for i in range(21, 24)]
+
+
+def test_the_cache_fingerprint_counts_responses_and_flagged_ones(session, tree, v2024):
+    from survey.dashboard import data_version
+
+    assert data_version(session=session) == (0, 0, 0)
+    first, _ = store(session, v2024, tree["HG01"], "plain", {"1.1": "A"})
+    assert data_version(session=session) == (1, first.id, 0)
+    second, _ = store(session, v2024, tree["HG02"], "burst", {"1.1": "B"}, flagged=True,
+                   flag_reason="burst")
+    third, _ = store(session, v2024, tree["HG02"], "burst-2", {"1.1": "B"}, flagged=True,
+                  flag_reason="burst")
+    assert data_version(session=session) == (3, third.id, 2)
+    assert second.id < third.id

@@ -391,3 +391,20 @@ def test_a_command_outside_the_project_creates_no_database(tmp_path, monkeypatch
     info = json.loads(capsys.readouterr().out)
     assert info["state"] == "ready" and info["responses"] == 0 and info["schema_revision"]
     common.engine.cache_clear()
+
+
+def test_json_output_is_one_line_with_nulls_for_what_json_cannot_hold(capsys):
+    import datetime
+
+    import numpy as np
+
+    from survey.cli.common import print_json
+
+    print_json({"điểm": float("nan"), "ci": [float("inf"), -float("inf"), 0.1 + 0.2],
+                "n": np.int64(179), "share": np.float64(0.75), 2024: "Quý 4/2024",
+                "at": datetime.date(2024, 12, 31)})
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.endswith("\n")
+    assert "Quý 4/2024" in out and "\\u" not in out  # Vietnamese written as it is
+    assert json.loads(out) == {"điểm": None, "ci": [None, None, 0.30000000000000004], "n": 179,
+                               "share": 0.75, "2024": "Quý 4/2024", "at": "2024-12-31"}

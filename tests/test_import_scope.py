@@ -137,10 +137,11 @@ def test_a_deactivated_unit_takes_no_import(db):
 
 
 def test_preview_lists_problems_and_stores_nothing(db):
-    table, problems, to_create = admin.preview_paper_forms(
+    inspection = admin.preview_paper_forms(
         session=db, scope=scope(db, "cuc"), content=MIXED, filename="giay.csv", version=version(db))
-    assert len(table) == 3 and [(p.row, p.column) for p in problems] == [(4, "unit")]
-    assert to_create == set() and stored(db) == (0, 0)
+    assert len(inspection.table) == 3
+    assert [(p.row, p.column) for p in inspection.problems] == [(4, "unit")]
+    assert inspection.to_create == set() and stored(db) == (0, 0)
 
 
 def test_a_file_imported_twice_is_refused_the_second_time(db):

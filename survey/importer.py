@@ -38,6 +38,7 @@ from sqlmodel import Session
 
 from survey.answer_codes import codec_of
 from survey.fingerprints import row_fingerprints
+from survey.formatting import format_count
 from survey.models import ImportBatch, QuestionnaireVersion
 from survey.periods import PeriodError, parse_quarter
 from survey.storage import StorageError
@@ -414,13 +415,21 @@ def already_imported_rows(fingerprints: np.ndarray, *, session: Session, version
     return overlapping, {int(b): int(n) for b, n in by_batch.items() if n > 0}
 
 
+def _when(batch: ImportBatch) -> str:
+    """When a batch was imported, in Vietnam time (the database keeps UTC)."""
+    from survey.admin import LOCAL_TIME
+    from survey.storage.campaigns import as_utc
+
+    return f"{as_utc(batch.imported_at).astimezone(LOCAL_TIME):%d/%m/%Y %H:%M}"
+
+
 def _earlier_imports(session: Session, by_batch: dict[int, int]) -> Text:
     """The earlier imports, oldest first: file name, date and the rows of the file each holds."""
     batches = get_import_batches(session=session, ids=list(by_batch))
     named = batches[:OVERLAP_SOURCES_LISTED]
-    vi = [f"“{b.filename}” nhập lúc {b.imported_at:%d/%m/%Y %H:%M}: {by_batch[b.id]} dòng"
+    vi = [f"“{b.filename}” nhập lúc {_when(b)}: {format_count(by_batch[b.id], 'vi')} dòng"
           for b in named]
-    en = [f"'{b.filename}' imported on {b.imported_at:%d/%m/%Y %H:%M}: {by_batch[b.id]} row(s)"
+    en = [f"'{b.filename}' imported on {_when(b)}: {format_count(by_batch[b.id], 'en')} row(s)"
           for b in named]
     if len(batches) > len(named):
         vi.append(f"và {len(batches) - len(named)} lần nhập khác")
@@ -476,7 +485,7 @@ def inspect_file(
     previous = find_import_batch(session=session, file_sha256=digest, version_id=version.id)
     if previous is not None:
         problem = ImportProblem(None, None, Notice(
-            "import.already_imported", when=f"{previous.imported_at:%d/%m/%Y %H:%M}",
+            "import.already_imported", when=_when(previous),
             rows=previous.rows, filename=previous.filename))
         return Inspection(pd.DataFrame(), [problem], set())
     question_columns = [c for c in table.columns if c in set(questionnaire.question_codes)]

@@ -17,6 +17,7 @@ from survey.storage.questionnaires import (
 )
 
 FLASH = "admin_import_flash"
+ONLY_NEW_ROWS = "import_only_new_rows"
 UPLOADS = "admin_import_uploads"  # bumped to empty the uploader after an import
 PREVIEW_ROWS = 10
 
@@ -76,21 +77,30 @@ if default is not None and version_id == default.id:
 content = upload.getvalue()
 # The file is read and checked once per (file, questionnaire, options); other interactions on
 # the page reuse the result instead of parsing the upload again.
-preview_key = (hashlib.sha256(content).hexdigest(), version_id, create_units, parent_code)
+only_new_rows = bool(st.session_state.get(ONLY_NEW_ROWS, False))
+preview_key = (hashlib.sha256(content).hexdigest(), version_id, create_units, parent_code,
+               only_new_rows)
 cached = st.session_state.get("admin_import_preview")
 if cached is not None and cached[0] == preview_key:
-    table, problems, to_create = cached[1]
+    inspection = cached[1]
 else:
     try:
         with session() as db:
             version = get_questionnaire_version_by_id(session=db, version_id=version_id)
-            table, problems, to_create = admin.preview_paper_forms(
+            inspection = admin.preview_paper_forms(
                 session=db, scope=scope, content=content, filename=upload.name, version=version,
-                create_units=create_units, parent_code=parent_code)
+                create_units=create_units, parent_code=parent_code, only_new_rows=only_new_rows)
     except (AccessDenied, StorageError) as error:
         show_error(error)
         st.stop()
-    st.session_state["admin_import_preview"] = (preview_key, (table, problems, to_create))
+    st.session_state["admin_import_preview"] = (preview_key, inspection)
+table, problems, to_create = inspection.table, inspection.problems, inspection.to_create
+# Rows already imported are the only problem: the user may leave them out (audited).
+if only_new_rows or (problems and all(getattr(p.message, "code", None)
+                                      == "import.rows_already_imported" for p in problems)):
+    st.checkbox(t("Chỉ nhập các dòng mới (bỏ qua các dòng đã nhập trước đây)",
+                  "Import only the new rows (leave out the rows imported before)"),
+                key=ONLY_NEW_ROWS)
 
 if not table.empty:
     st.subheader(t(f"Xem trước ({min(len(table), PREVIEW_ROWS)}/{len(table)} dòng đầu)",
@@ -106,6 +116,15 @@ if problems:
         hide_index=True, width="stretch",
     )
     st.stop()
+if inspection.skipped_rows:
+    skipped = inspection.skipped_rows
+    listed = ", ".join(map(str, skipped[:20])) + (t(f" … và {len(skipped) - 20} dòng khác",
+                                                    f" … and {len(skipped) - 20} more")
+                                                  if len(skipped) > 20 else "")
+    st.info(t(f"Bỏ qua {len(skipped)} dòng đã nhập trước đây (dòng {listed}; "
+              f"{inspection.earlier.get('vi')}).",
+              f"{len(skipped)} row(s) imported before will be left out (row {listed}; "
+              f"{inspection.earlier.get('en')})."))
 if to_create:
     st.info(t(f"Sẽ tạo đơn vị mới: {', '.join(sorted(to_create))}",
               f"New units will be created: {', '.join(sorted(to_create))}"))
@@ -116,7 +135,7 @@ if st.button(t(f"Nhập {len(table)} phiếu", f"Import {len(table)} forms"), ty
             version = get_questionnaire_version_by_id(session=db, version_id=version_id)
             result = admin.import_paper_forms(
                 session=db, scope=scope, content=content, filename=upload.name, version=version,
-                create_units=create_units, parent_code=parent_code)
+                create_units=create_units, parent_code=parent_code, only_new_rows=only_new_rows)
     except ImportFailed as error:
         st.error(t(f"{plain(upload.name)}: {len(error.problems)} lỗi, chưa nhập gì.",
                    f"{plain(upload.name)}: {len(error.problems)} problem(s), nothing imported."))
@@ -127,7 +146,11 @@ if st.button(t(f"Nhập {len(table)} phiếu", f"Import {len(table)} forms"), ty
         show_error(error)
     else:
         st.session_state[FLASH] = t(
-            f"Đã nhập {result.rows} phiếu từ {result.filename}.",
-            f"{result.rows} forms imported from {result.filename}.")
+            f"Đã nhập {result.rows} phiếu từ {result.filename}."
+            + (f" Đã bỏ qua {len(result.skipped_rows)} dòng đã nhập trước đây."
+               if result.skipped_rows else ""),
+            f"{result.rows} forms imported from {result.filename}."
+            + (f" {len(result.skipped_rows)} row(s) imported before were left out."
+               if result.skipped_rows else ""))
         st.session_state[UPLOADS] = st.session_state.get(UPLOADS, 0) + 1
         st.rerun()

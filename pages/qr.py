@@ -15,7 +15,7 @@ from survey.links import (
     province_links,
     province_of,
 )
-from survey.periods import parse_period, quarter_of
+from survey.periods import ended_on, parse_period, quarter_of
 from survey.posters import PosterContent, PosterFontError, poster_content, posters_pdf
 from survey.qr import qr_png, qr_svg
 from survey.single_use import MAX_LINKS, issue_links_as, links_csv, read_case_codes, slips_pdf_of
@@ -79,6 +79,19 @@ st.caption(t(f"Phiếu đang chọn: **{version.title}** ({version.family}, phi�
                                       and version.id == default.id else ".")))
 may_open = scope.can_manage("campaigns")
 
+# One rule (survey.links.refuse_ended_period): a campaign for a quarter that has ended is
+# opened only when confirmed here; every action below that may open one passes the answer.
+ended = ended_on(period)
+confirmed = True
+if ended is not None and may_open:
+    confirmed = st.checkbox(t(f"{parse_period(period).label('vi')} đã kết thúc ngày {ended:%d/%m/%Y}: "
+                              "phiếu thu từ bây giờ vẫn được tính cho quý đã qua đó. Tôi vẫn muốn "
+                              "mở đợt khảo sát cho quý này.",
+                              f"{parse_period(period).label('en')} ended on {ended:%d/%m/%Y}: "
+                              "responses collected from now on count in that past quarter. Open "
+                              "campaigns for it anyway."),
+                            key="qr_confirm_ended")
+
 with session() as db:
     campaign = find_open_campaign(session=db, unit_id=unit.id, period=period, version_id=version.id)
     counts = {s.campaign.id: s for s in list_campaign_summaries(session=db, unit_ids=[unit.id])}
@@ -87,21 +100,14 @@ st.subheader(t("Đường dẫn của đơn vị", "The unit's link"))
 if campaign is None:
     st.info(t("Chưa có đợt khảo sát đang mở cho đơn vị, quý và phiếu này.",
               "No campaign is open for this unit, quarter and questionnaire."))
-    ended = quarter_of(date.today()) > parse_period(period)
-    confirmed = True
-    if ended and may_open:
-        confirmed = st.checkbox(t(f"{parse_period(period).label('vi')} đã kết thúc: phiếu thu bây giờ "
-                                  "vẫn được tính cho quý đó. Tôi vẫn muốn mở.",
-                                  f"{parse_period(period).label('en')} has ended: responses "
-                                  "collected now still count for that quarter. Open anyway."),
-                                key="qr_confirm_ended")
     if may_open and st.button(t("Mở đợt khảo sát (90 ngày)", "Open a campaign (90 days)"),
                               type="primary", disabled=not confirmed):
         try:
             with session() as db:
                 open_campaign_link(session=db, actor=scope.username, unit_code=unit.code,
                                    period=period,
-                                   questionnaire=f"{version.family}@{version.version}")
+                                   questionnaire=f"{version.family}@{version.version}",
+                                   allow_ended_period=confirmed)
                 db.commit()
             st.rerun()
         except StorageError as error:
@@ -193,7 +199,7 @@ else:
                             session=db, scope=scope, unit_code=unit.code, period=period,
                             questionnaire=f"{version.family}@{version.version}",
                             case_codes=codes, count=None if codes is not None else int(how_many),
-                            days=int(link_days))
+                            days=int(link_days), allow_ended_period=confirmed)
                     content = slips_pdf_of(issued) if as_slips == "pdf" else links_csv(issued)
                     st.session_state["issued_links_file"] = (
                         f"duong-dan-{unit.code}-{period}.{as_slips}", content, len(issued.links))
@@ -228,7 +234,8 @@ else:
                 links = province_links(session=db, actor=scope.username, period=period,
                                        province_code=province.code,
                                        questionnaire=f"{version.family}@{version.version}",
-                                       within=scope.organisation_ids)
+                                       within=scope.organisation_ids,
+                                       allow_ended_period=confirmed)
                 db.commit()
             st.session_state["all_posters"] = (
                 f"ap-phich-{province.code}-{period}-{version.family}.pdf",

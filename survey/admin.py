@@ -29,9 +29,10 @@ from survey.auth import (
     require_unit,
 )
 from survey.importer import (
+    OVERLAP_ROWS_LISTED,
     ImportFailed,
-    ImportProblem,
     ImportResult,
+    Inspection,
     import_responses,
     inspect_file,
 )
@@ -461,21 +462,25 @@ def export_responses(*, session: Session, scope: Scope, family: str | None, out:
 def preview_paper_forms(
     *, session: Session, scope: Scope, content: bytes, filename: str,
     version: QuestionnaireVersion, create_units: bool = False, parent_code: str | None = None,
-) -> tuple[pd.DataFrame, list[ImportProblem], set[str]]:
-    """Check a paper-form file within the scope, storing nothing: (table, problems,
-    units that would be created)."""
+    only_new_rows: bool = False,
+) -> Inspection:
+    """Check a paper-form file within the scope, storing nothing: the rows that would be
+    stored, the problems, the units that would be created, the rows that would be skipped."""
     require_right(scope, "imports")
     return inspect_file(content, filename, session=session, version=version,
-                        create_units=create_units, parent_code=parent_code, scope=scope)
+                        create_units=create_units, parent_code=parent_code, scope=scope,
+                        only_new_rows=only_new_rows)
 
 
 def import_paper_forms(
     *, session: Session, scope: Scope, content: bytes, filename: str,
     version: QuestionnaireVersion, create_units: bool = False, parent_code: str | None = None,
+    only_new_rows: bool = False,
 ) -> ImportResult:
     """Import a paper-form file within the scope, all or nothing, audited as "import".
 
-    A refused file (ImportFailed, AccessDenied) stores nothing but is audited as
+    With `only_new_rows`, rows an earlier import of the version already stored are left out
+    and counted in the audit entry ("skipped_rows", the first row numbers in "skipped_first"). A refused file (ImportFailed, AccessDenied) stores nothing but is audited as
     "import_refused", so attempts on other units show in the log.
     """
     require_right(scope, "imports")
@@ -483,7 +488,7 @@ def import_paper_forms(
     try:
         result = import_responses(content, filename, session=session, version=version,
                                   create_units=create_units, parent_code=parent_code,
-                                  scope=scope, commit=False)
+                                  scope=scope, only_new_rows=only_new_rows, commit=False)
     except (ImportFailed, AccessDenied) as exc:
         session.rollback()
         problems = len(exc.problems) if isinstance(exc, ImportFailed) else 1
@@ -491,10 +496,14 @@ def import_paper_forms(
                      target=filename, detail={"questionnaire": key, "problems": problems})
         session.commit()
         raise
+    detail = {"rows": result.rows, "questionnaire": key, "batch": result.batch_id,
+              "created_units": result.created_units}
+    if only_new_rows:
+        detail |= {"only_new_rows": True, "skipped_rows": len(result.skipped_rows),
+                   "skipped_first": result.skipped_rows[:OVERLAP_ROWS_LISTED]}
     with _transaction(session):
         append_audit(session=session, username=scope.username, action="import", target=filename,
-                     detail={"rows": result.rows, "questionnaire": key, "batch": result.batch_id,
-                             "created_units": result.created_units})
+                     detail=detail)
     return result
 
 

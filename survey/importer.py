@@ -8,6 +8,14 @@ questionnaire version are refused whatever the file's bytes (a file saved again 
 with a BOM, other line endings, quoting, separators or column order is the same file):
 the batch is identified by the fingerprint of its rows' content, not of its bytes.
 
+A file that repeats only some rows of earlier imports (last week's 200 rows and 50 new ones,
+saved again) is refused too, naming those rows and the imports they came from: every import
+keeps a 64-bit fingerprint of each row it stored (table `import_row`, survey/fingerprints.py),
+and a new file's rows are looked up among those of its questionnaire version. Identical rows
+count with their copies (see `already_imported_rows`): identical rows within one file are
+legitimate forms. The user may then ask for the new rows only (`only_new_rows`): the rows
+already imported are left out, named in the result and the audit entry.
+
 Speed: the checks are vectorised per column (no Python loop over cells) and the rows are
 stored through the one write path (`insert_new_responses`), so a 100,000-row file is
 checked and stored in seconds. Uploads are bounded (bytes, rows, columns, and the
@@ -29,20 +37,29 @@ import pandas as pd
 from sqlmodel import Session
 
 from survey.answer_codes import codec_of
+from survey.fingerprints import row_fingerprints
+from survey.formatting import format_count
 from survey.models import ImportBatch, QuestionnaireVersion
 from survey.periods import PeriodError, parse_quarter
 from survey.storage import StorageError
-from survey.storage.imports import find_import_batch
+from survey.storage.imports import (
+    find_import_batch,
+    get_import_batches,
+    imported_rows,
+    store_import_rows,
+)
 from survey.storage.new_responses import NewResponse, insert_new_responses
 from survey.storage.organisations import add_organisation, get_organisation, list_organisations
 from survey.storage.questionnaires import list_questionnaire_versions, questionnaire_of
-from survey.text import Notice, render_error, render_notice
+from survey.text import Notice, Text, render_error, render_notice
 
 if TYPE_CHECKING:
     from survey.auth import Scope
 
 REQUIRED_COLUMNS = ("unit", "period")
 MAX_PROBLEMS_LISTED = 200
+OVERLAP_ROWS_LISTED = 20  # row numbers named in "already imported" (then a count)
+OVERLAP_SOURCES_LISTED = 5  # earlier imports named (then a count)
 # Bounds of one upload, checked before parsing.
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_XLSX_UNCOMPRESSED_BYTES = 400 * 1024 * 1024
@@ -92,6 +109,27 @@ class ImportResult:
     rows: int
     created_units: list[str] = field(default_factory=list)
     batch_id: int | None = None
+    skipped_rows: list[int] = field(default_factory=list)  # already imported, left out on request
+
+
+@dataclass
+class Inspection:
+    """What checking a file found, storing nothing.
+
+    `table` holds the rows that would be stored: every row of the file, or without the rows
+    already imported (`skipped_rows`, numbered as in the file) when only the new rows were
+    asked for; `earlier` names the earlier imports those rows came from. The other fields
+    carry what storing needs, so the file is not encoded twice.
+    """
+
+    table: pd.DataFrame
+    problems: list[ImportProblem]
+    to_create: set[str]
+    skipped_rows: list[int] = field(default_factory=list)
+    earlier: Text | None = None
+    digest: str = field(default="", repr=False)  # of the whole file's rows (content_fingerprint)
+    rank: np.ndarray | None = field(default=None, repr=False)  # each kept row's place by content
+    encoded: np.ndarray | None = field(default=None, repr=False)  # kept rows' answer bytes
 
 
 def _refuse(filename: str, code: str, **params) -> ImportFailed:
@@ -336,6 +374,78 @@ def content_fingerprint(table: pd.DataFrame, questionnaire_codes: tuple[str, ...
     return digest, order
 
 
+def _fingerprints(table: pd.DataFrame, encoded: np.ndarray, *, session: Session,
+                  version: QuestionnaireVersion) -> np.ndarray:
+    """The content fingerprint of each checked row (survey/fingerprints.py); a unit that does
+    not exist yet (to be created) has no stored row, so its rows get an id no unit has."""
+    unit_ids = {}
+    for unit in table["unit"].unique():
+        organisation = get_organisation(session=session, code=unit)
+        unit_ids[unit] = organisation.id if organisation is not None else -1
+    periods = {p: str(parse_quarter(p)) for p in table["period"].unique()}
+    groups = (table["group"].to_numpy(dtype=object) if "group" in table.columns
+              else np.full(len(table), "", dtype=object))
+    return row_fingerprints(version_id=version.id, unit_ids=table["unit"].map(unit_ids).to_numpy(),
+                            periods=table["period"].map(periods).to_numpy(dtype=object),
+                            groups=groups, answers=encoded)
+
+
+def already_imported_rows(fingerprints: np.ndarray, *, session: Session, version_id: int
+                          ) -> tuple[np.ndarray, dict[int, int]]:
+    """The positions of the rows whose content imports of this version already stored, and
+    for each of those imports the number of these rows it holds.
+
+    Identical rows count with their copies: with n identical rows in the file and m stored
+    by earlier imports, the first min(n, m) of them (in file order) are already imported and
+    the others are new (two citizens may give the same answers in one unit, quarter and group).
+    An import's count is, over the contents it shares with the file, the smaller of its copies
+    and the file's already-imported copies. Vectorised: no loop over rows.
+    """
+    stored = imported_rows(session=session, version_id=version_id, fingerprints=fingerprints)
+    if stored.empty:
+        return np.empty(0, dtype=np.int64), {}
+    inverse, distinct = pd.factorize(fingerprints)
+    earlier = stored.groupby("row_hash")["copies"].sum()
+    allowed = earlier.reindex(distinct).fillna(0).to_numpy(dtype=np.int64)  # per content
+    occurrence = pd.Series(inverse).groupby(inverse).cumcount().to_numpy()  # 0 = first copy
+    overlapping = np.flatnonzero(occurrence < allowed[inverse])
+    in_file = pd.Series(np.minimum(np.bincount(inverse), allowed), index=distinct)
+    held = np.minimum(stored["copies"].to_numpy(), in_file.reindex(stored["row_hash"]).to_numpy())
+    by_batch = pd.Series(held, index=stored["import_batch_id"]).groupby(level=0).sum()
+    return overlapping, {int(b): int(n) for b, n in by_batch.items() if n > 0}
+
+
+def _when(batch: ImportBatch) -> str:
+    """When a batch was imported, in Vietnam time (the database keeps UTC)."""
+    from survey.admin import LOCAL_TIME
+    from survey.storage.campaigns import as_utc
+
+    return f"{as_utc(batch.imported_at).astimezone(LOCAL_TIME):%d/%m/%Y %H:%M}"
+
+
+def _earlier_imports(session: Session, by_batch: dict[int, int]) -> Text:
+    """The earlier imports, oldest first: file name, date and the rows of the file each holds."""
+    batches = get_import_batches(session=session, ids=list(by_batch))
+    named = batches[:OVERLAP_SOURCES_LISTED]
+    vi = [f"“{b.filename}” nhập lúc {_when(b)}: {format_count(by_batch[b.id], 'vi')} dòng"
+          for b in named]
+    en = [f"'{b.filename}' imported on {_when(b)}: {format_count(by_batch[b.id], 'en')} row(s)"
+          for b in named]
+    if len(batches) > len(named):
+        vi.append(f"và {len(batches) - len(named)} lần nhập khác")
+        en.append(f"and {len(batches) - len(named)} other import(s)")
+    return Text("; ".join(vi), "; ".join(en))
+
+
+def _overlap_problem(rows: list[int], earlier: Text) -> ImportProblem:
+    listed = ", ".join(str(row) for row in rows[:OVERLAP_ROWS_LISTED])
+    more = len(rows) - min(len(rows), OVERLAP_ROWS_LISTED)
+    numbers = Text(f"{listed} … và {more} dòng khác" if more else listed,
+                   f"{listed} … and {more} more" if more else listed)
+    return ImportProblem(None, None, Notice("import.rows_already_imported", count=len(rows),
+                                               rows=numbers, earlier=earlier))
+
+
 def inspect_file(
     content: bytes,
     filename: str,
@@ -345,12 +455,15 @@ def inspect_file(
     create_units: bool = False,
     parent_code: str | None = None,
     scope: Scope | None = None,
-) -> tuple[pd.DataFrame, list[ImportProblem], set[str]]:
-    """Read and check a file without storing anything: (table, problems, units to create).
+    only_new_rows: bool = False,
+) -> Inspection:
+    """Read and check a file without storing anything.
 
-    The table is empty when the file cannot be read or its rows were already imported for
-    this version. Raises AccessDenied when `create_units` is asked by a scope other than an
-    admin or a province.
+    The table is empty when the file cannot be read or its rows were all imported for this
+    version. Rows whose content an earlier import of this version stored (see
+    `already_imported_rows`) are one problem naming them; with `only_new_rows` they are left
+    out instead (`Inspection.skipped_rows`), and a file with no new row is a problem. Raises
+    AccessDenied when `create_units` is asked by a scope other than an admin or a province.
     """
     if create_units and scope is not None and scope.role not in ("admin", "province"):
         from survey.auth import AccessDenied
@@ -359,21 +472,46 @@ def inspect_file(
     try:
         table = read_table(content, filename)
     except ImportFailed as exc:
-        return pd.DataFrame(), exc.problems, set()
+        return Inspection(pd.DataFrame(), exc.problems, set())
     problems, to_create = check_table(
         table, session=session, version=version, create_units=create_units, scope=scope
     )
     if to_create:
         problems += _parent_problems(session, parent_code, scope)
-    if not problems:
-        digest, _order = content_fingerprint(table, questionnaire_of(version).question_codes)
-        previous = find_import_batch(session=session, file_sha256=digest, version_id=version.id)
-        if previous is not None:
-            problem = ImportProblem(None, None, Notice(
-                "import.already_imported", when=f"{previous.imported_at:%d/%m/%Y %H:%M}",
-                rows=previous.rows, filename=previous.filename))
-            return pd.DataFrame(), [problem], set()
-    return table, problems, to_create
+    if problems:
+        return Inspection(table, problems, to_create)
+    questionnaire = questionnaire_of(version)
+    digest, order = content_fingerprint(table, questionnaire.question_codes)
+    previous = find_import_batch(session=session, file_sha256=digest, version_id=version.id)
+    if previous is not None:
+        problem = ImportProblem(None, None, Notice(
+            "import.already_imported", when=_when(previous),
+            rows=previous.rows, filename=previous.filename))
+        return Inspection(pd.DataFrame(), [problem], set())
+    question_columns = [c for c in table.columns if c in set(questionnaire.question_codes)]
+    encoded = codec_of(questionnaire).encode_table(
+        {code: table[code].to_numpy(dtype=object) for code in question_columns}, len(table))
+    rank = np.empty(len(table), dtype=np.int64)
+    rank[order] = np.arange(len(table))  # the row's place by content: the same on re-save
+    overlapping, by_batch = already_imported_rows(
+        _fingerprints(table, encoded, session=session, version=version),
+        session=session, version_id=version.id)
+    inspection = Inspection(table, [], to_create, digest=digest, rank=rank, encoded=encoded)
+    if overlapping.size:
+        rows = (overlapping + 2).tolist()  # as the spreadsheet numbers them (header = 1)
+        earlier = _earlier_imports(session, by_batch)
+        if not only_new_rows:
+            return Inspection(table, [_overlap_problem(rows, earlier)], to_create)
+        if overlapping.size == len(table):
+            return Inspection(pd.DataFrame(), [ImportProblem(None, None, Notice(
+                "import.no_new_rows", earlier=earlier))], set())
+        keep = np.setdiff1d(np.arange(len(table)), overlapping)
+        inspection = Inspection(
+            table.iloc[keep].reset_index(drop=True), [],
+            {u for u in to_create if u in set(table["unit"].iloc[keep])},
+            skipped_rows=rows, earlier=earlier, digest=digest, rank=rank[keep],
+            encoded=encoded[keep])
+    return inspection
 
 
 def import_responses(
@@ -385,25 +523,29 @@ def import_responses(
     create_units: bool = False,
     parent_code: str | None = None,
     scope: Scope | None = None,
+    only_new_rows: bool = False,
     commit: bool = True,
 ) -> ImportResult:
     """Check then store every row of a paper-form file in one transaction.
 
     Raises ImportFailed (nothing stored) on any problem, including rows that were already
-    imported for this questionnaire version (see `content_fingerprint`) or a row for a unit
-    outside `scope`. With `commit=False` the rows are flushed into the caller's transaction
-    (which then commits, e.g. together with an audit entry); on failure it is rolled back.
+    imported for this questionnaire version (the whole file, see `content_fingerprint`, or
+    some of its rows, see `already_imported_rows`) or a row for a unit outside `scope`. With
+    `only_new_rows` the rows already imported are left out (`ImportResult.skipped_rows`) and
+    the others stored. The fingerprints of the stored rows are kept with the batch.
+    With `commit=False` the rows are flushed into the caller's transaction (which then
+    commits, e.g. together with an audit entry); on failure it is rolled back.
     """
-    table, problems, to_create = inspect_file(
+    inspection = inspect_file(
         content, filename, session=session, version=version, create_units=create_units,
-        parent_code=parent_code, scope=scope,
+        parent_code=parent_code, scope=scope, only_new_rows=only_new_rows,
     )
-    if problems:
-        raise ImportFailed(filename, problems)
-    questionnaire = questionnaire_of(version)
-    codec = codec_of(questionnaire)
-    digest, order = content_fingerprint(table, questionnaire.question_codes)
-    result = ImportResult(filename=filename, rows=len(table), created_units=sorted(to_create))
+    if inspection.problems:
+        raise ImportFailed(filename, inspection.problems)
+    table, digest, rank = inspection.table, inspection.digest, inspection.rank
+    result = ImportResult(filename=filename, rows=len(table),
+                          created_units=sorted(inspection.to_create),
+                          skipped_rows=inspection.skipped_rows)
     try:
         for code in result.created_units:
             add_organisation(session=session, code=code, name=code, parent_code=parent_code,
@@ -418,14 +560,10 @@ def import_responses(
         session.flush()
         unit_ids = {unit: get_organisation(session=session, code=unit).id
                     for unit in table["unit"].unique()}
-        question_columns = [c for c in table.columns if c in set(questionnaire.question_codes)]
-        encoded = codec.encode_table({code: table[code].to_numpy(dtype=object)
-                                      for code in question_columns}, len(table))
+        encoded = inspection.encoded
         periods = {p: str(parse_quarter(p)) for p in table["period"].unique()}
         groups = (table["group"].to_numpy(dtype=object) if "group" in table.columns
                   else np.full(len(table), "", dtype=object))
-        rank = np.empty(len(table), dtype=np.int64)
-        rank[order] = np.arange(len(table))  # the row's place by content: the same on re-save
         units, row_periods = table["unit"].to_numpy(dtype=object), table["period"].to_numpy(
             dtype=object)
         insert_new_responses(session=session, responses=[
@@ -441,6 +579,8 @@ def import_responses(
             )
             for i in range(len(table))
         ])
+        store_import_rows(session=session, batch_id=batch.id, fingerprints=_fingerprints(
+            table, encoded, session=session, version=version))
         if commit:
             session.commit()
         else:

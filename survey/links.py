@@ -26,17 +26,25 @@ import hmac
 import struct
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 from sqlmodel import Session
 
 from survey.config import server_secret, settings
 from survey.models import Campaign, Organisation, QuestionnaireVersion, utcnow
+from survey.periods import ended_on, parse_quarter
 from survey.storage import StorageError
-from survey.storage.campaigns import LinkState, as_utc, get_campaign, open_campaign
+from survey.storage.campaigns import (
+    LinkState,
+    as_utc,
+    find_open_campaign,
+    get_campaign,
+    open_campaign,
+)
 from survey.storage.organisations import descendant_ids, get_organisation, list_organisations
 from survey.storage.questionnaires import get_questionnaire_version
+from survey.text import Text
 
 TOKEN_VERSION = 1
 SINGLE_USE_VERSION = 2
@@ -224,14 +232,25 @@ def open_campaign_link(
     questionnaire: str,
     days: int | None = None,
     base_url: str | None = None,
+    allow_ended_period: bool = True,
 ) -> CampaignLink:
     """Open (or reuse) the campaign of unit × quarter × questionnaire ('ID' or 'ID@VERSION'),
     in the session's transaction (the caller commits); a campaign opened now is audited as
-    `actor`'s "campaign_opened" in the same transaction."""
+    `actor`'s "campaign_opened" in the same transaction.
+
+    With `allow_ended_period=False` (what a person asks for until they confirm: the QR page's
+    checkbox, the command line's flag), opening a new campaign for a quarter that has ended is
+    refused by `refuse_ended_period`; an open campaign is still reused."""
     unit = get_organisation(session=session, code=unit_code)
     if unit is None:
         raise StorageError("unit.missing", code=unit_code)
     version = get_questionnaire_version(session=session, reference=questionnaire)
+    if not allow_ended_period:
+        existing = find_open_campaign(session=session, unit_id=unit.id, period=period,
+                                      version_id=version.id)
+        if existing is None or (existing.expires_at is not None
+                                and as_utc(existing.expires_at) <= as_utc(utcnow())):
+            refuse_ended_period(period)
     campaign, created = open_campaign(
         session=session, unit_id=unit.id, period=period, version_id=version.id, days=days
     )
@@ -244,6 +263,18 @@ def open_campaign_link(
     return CampaignLink(campaign, unit, version, campaign_url(campaign, base_url=base_url), created)
 
 
+def refuse_ended_period(period: str, today: date | None = None) -> None:
+    """Refuse (StorageError `campaign.period_ended`) to open a campaign for a quarter that has
+    ended: responses collected now would count in that past quarter. The one rule behind the
+    QR page's confirmation and the command line's --allow-ended-period."""
+    end = ended_on(period, today)
+    if end is not None:
+        quarter = parse_quarter(period)
+        raise StorageError("campaign.period_ended", period=Text(quarter.label("vi"),
+                                                                 quarter.label("en")),
+                           ended=f"{end:%d/%m/%Y}")
+
+
 def province_links(
     *,
     session: Session,
@@ -254,6 +285,7 @@ def province_links(
     days: int | None = None,
     base_url: str | None = None,
     within: Collection[int] | None = None,
+    allow_ended_period: bool = True,
 ) -> list[CampaignLink]:
     """The open campaign links of every active unit under a province, opened as needed.
 
@@ -285,6 +317,7 @@ def province_links(
             questionnaire=questionnaire,
             days=days,
             base_url=base_url,
+            allow_ended_period=allow_ended_period,
         )
         for unit in units
     ]

@@ -23,6 +23,11 @@ MESSAGES: dict[str, Text] = {
     "period.year_range": Text(
         "“{text}”: năm {year} nằm ngoài khoảng 1900–2999.",
         "“{text}”: year {year} is out of range (1900–2999)."),
+    "campaign.period_ended": Text(
+        "{period} đã kết thúc ngày {ended}: phiếu thu từ bây giờ vẫn được tính cho quý đã qua "
+        "đó. Hãy xác nhận nếu vẫn muốn mở đợt khảo sát.",
+        "{period} ended on {ended}: responses collected from now on will be counted in that past "
+        "quarter. Confirm to open the campaign anyway."),
     # paper-form import (one problem: a row and column of the file, and this message)
     "import.file_type": Text("Hãy dùng tệp .csv hoặc .xlsx.", "use a .csv or .xlsx file"),
     "import.too_large": Text("Tệp lớn hơn {mb} MB: hãy chia thành nhiều tệp.",
@@ -73,6 +78,18 @@ MESSAGES: dict[str, Text] = {
         "tính hai lần.",
         "These rows were already imported on {when} ({rows} rows, as '{filename}'); importing "
         "them again would double-count."),
+    "import.rows_already_imported": Text(
+        "{count} dòng đã được nhập trước đây cho phiếu này ({earlier}): dòng {rows}. Nhập lại "
+        "sẽ tính các phiếu đó hai lần. Hãy bỏ các dòng này khỏi tệp, hoặc chọn chỉ nhập các "
+        "dòng mới.",
+        "{count} row(s) were already imported for this questionnaire ({earlier}): row {rows}. "
+        "Importing them again would count them twice. Remove them from the file, or choose to "
+        "import only the new rows."),
+    "import.no_new_rows": Text(
+        "Mọi dòng của tệp đã được nhập trước đây cho phiếu này ({earlier}): không còn dòng mới "
+        "nào để nhập.",
+        "Every row of the file was already imported for this questionnaire ({earlier}): there "
+        "is no new row to import."),
     "import.parent_needed": Text(
         "Đơn vị mới cần một đơn vị cấp trên trong phạm vi của bạn: hãy chọn đơn vị trực thuộc.",
         "new units need a parent unit inside your scope"),
@@ -352,4 +369,7 @@ AUDIT_DETAIL_KEYS: dict[str, Text] = {
     "batch": Text("lô nhập", "batch"), "problems": Text("số lỗi", "problems"),
     "outcome": Text("kết quả", "outcome"), "file": Text("tệp", "file"),
     "created_units": Text("đơn vị tạo mới", "units created"),
+    "only_new_rows": Text("chỉ nhập các dòng mới", "only the new rows"),
+    "skipped_rows": Text("số dòng đã nhập trước đây, bỏ qua", "rows imported before, skipped"),
+    "skipped_first": Text("các dòng bỏ qua (đầu tiên)", "skipped rows (first)"),
 }

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 CHANNELS = ("qr", "paper", "kiosk")
@@ -92,6 +101,18 @@ class ImportBatch(SQLModel, table=True):
     questionnaire_version_id: int = Field(foreign_key="questionnaire_version.id")
     rows: int
     imported_at: datetime = Field(default_factory=utcnow)
+
+
+class ImportRow(SQLModel, table=True):
+    """The content fingerprint of rows an import stored (survey/fingerprints.py), one line per
+    distinct content with its number of copies: a later file repeating them is caught."""
+
+    __tablename__ = "import_row"
+    __table_args__ = (Index("ix_import_row_row_hash", "row_hash"),)
+
+    import_batch_id: int = Field(foreign_key="import_batch.id", primary_key=True)
+    row_hash: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    copies: int = 1
 
 
 class Response(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from survey.text import SurveyError
 
@@ -146,6 +146,20 @@ def canonical_period_or_none(text: object) -> str | None:
 def quarter_of(day: date) -> Period:
     """The quarter containing `day`."""
     return Period(day.year, "Q", (day.month - 1) // 3 + 1)
+
+
+def quarter_last_day(quarter: Period) -> date:
+    """The last day of a quarter (2024-Q1 → 31 March 2024)."""
+    following = date(quarter.year + quarter.index // 4, quarter.index % 4 * 3 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def ended_on(period: object, today: date | None = None) -> date | None:
+    """The last day of the quarter `period` when it has ended before `today` (default: today),
+    else None: responses collected after that day still count in that past quarter."""
+    quarter = parse_quarter(period)
+    today = today or date.today()
+    return quarter_last_day(quarter) if quarter < quarter_of(today) else None
 
 
 def pooling_periods(quarter: str) -> tuple[str, str, str]:

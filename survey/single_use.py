@@ -97,6 +97,7 @@ def issue_single_use_links(
     base_url: str | None = None,
     secret: bytes | None = None,
     now: datetime | None = None,
+    allow_ended_period: bool = True,
 ) -> IssuedLinks:
     """One single-use link per case code (the same link again for a case issued before), or
     `count` anonymous ones, on the open campaign of unit × quarter × questionnaire (opened if
@@ -111,7 +112,8 @@ def issue_single_use_links(
         raise StorageError("links.days", maximum=MAX_CAMPAIGN_DAYS, days=days)
     secret = secret or server_secret()
     link = open_campaign_link(session=session, actor=actor, unit_code=unit_code, period=period,
-                              questionnaire=questionnaire, base_url=base_url)
+                              questionnaire=questionnaire, base_url=base_url,
+                              allow_ended_period=allow_ended_period)
     campaign = link.campaign
     expires_at = as_utc(now or utcnow()) + timedelta(days=days)
     if campaign.expires_at is not None:
@@ -169,9 +171,12 @@ def issue_links_as(
     count: int | None = None,
     days: int | None = None,
     base_url: str | None = None,
+    allow_ended_period: bool = False,
 ) -> IssuedLinks:
     """Issue single-use links from a page or the command line: checks the right and the unit's scope, issues,
-    audits (single_use_links_issued, with the number only: no case code) and commits."""
+    audits (single_use_links_issued, with the number only: no case code) and commits. A
+    campaign for a quarter that has ended is opened only with `allow_ended_period` (the
+    person confirmed, see `survey.links.refuse_ended_period`)."""
     from survey.auth import AccessDenied
     from survey.storage.audit import append_audit
     from survey.storage.organisations import get_organisation
@@ -184,7 +189,7 @@ def issue_links_as(
     issued = issue_single_use_links(session=session, actor=scope.username, unit_code=unit_code,
                                     period=period, questionnaire=questionnaire,
                                     case_codes=case_codes, count=count, days=days,
-                                    base_url=base_url)
+                                    base_url=base_url, allow_ended_period=allow_ended_period)
     append_audit(session=session, username=scope.username, action="single_use_links_issued",
                  target=f"#{issued.campaign.campaign.id} {unit_code} {period}",
                  detail={"links": len(issued.links),

@@ -266,6 +266,33 @@ def test_import_a_good_file_then_refuse_it_again(initialised, capsys, tmp_path):
             "active": True} in json.loads(out)
 
 
+def test_import_a_file_repeating_some_rows_then_only_its_new_rows(initialised, capsys, tmp_path):
+    week1 = [_form("HG01", "2024-Q3", "DAN"), _form("HG01", "2024-Q3", "CB", "B"),
+             _form("HG01", "2024-Q4", "DN", "X")]
+    code, out, err = run(capsys, "import", str(_forms_csv(tmp_path / "tuan-1.csv", week1)),
+                         "--questionnaire", "dtxhh-haugiang")
+    assert (code, err) == (0, "")
+    # saved again by a spreadsheet: BOM, ';', CRLF, another period spelling, rows shuffled,
+    # two new forms among them (sheet rows 3 and 5)
+    again = [week1[2], _form("HG01", "2024-Q4", "DAN", "B"), ["HG01", "Quý 3/2024", *week1[0][2:]],
+             _form("HG01", "2024-Q3", "DN", "C"), week1[1]]
+    header = ["unit", "period", "group", *CODES_2024]
+    week2 = tmp_path / "tuan-2.csv"
+    week2.write_bytes(("\ufeff" + "\r\n".join(";".join(r) for r in [header, *again]) + "\r\n")
+                      .encode("utf-8"))
+    code, out, err = run(capsys, "import", str(week2), "--questionnaire", "dtxhh-haugiang")
+    assert_user_error(code, out, err)
+    assert "3 row(s) were already imported" in err and "row 2, 4, 6." in err
+    assert "'tuan-1.csv' imported on" in err and "--only-new-rows" in err
+    assert count_rows(initialised, Response) == 3
+    code, out, err = run(capsys, "import", str(week2), "--questionnaire", "dtxhh-haugiang",
+                         "--only-new-rows")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["tuan-2.csv: 2 responses imported",
+                                "3 row(s) already imported were left out: row 2, 4, 6"]
+    assert count_rows(initialised, Response) == 5
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [(("--questionnaire", "nope"), "nope"), (("--questionnaire", "dtxhh-haugiang@2099"), "2099")],

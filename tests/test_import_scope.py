@@ -137,10 +137,11 @@ def test_a_deactivated_unit_takes_no_import(db):
 
 
 def test_preview_lists_problems_and_stores_nothing(db):
-    table, problems, to_create = admin.preview_paper_forms(
+    inspection = admin.preview_paper_forms(
         session=db, scope=scope(db, "cuc"), content=MIXED, filename="giay.csv", version=version(db))
-    assert len(table) == 3 and [(p.row, p.column) for p in problems] == [(4, "unit")]
-    assert to_create == set() and stored(db) == (0, 0)
+    assert len(inspection.table) == 3
+    assert [(p.row, p.column) for p in inspection.problems] == [(4, "unit")]
+    assert inspection.to_create == set() and stored(db) == (0, 0)
 
 
 def test_a_file_imported_twice_is_refused_the_second_time(db):
@@ -151,3 +152,22 @@ def test_a_file_imported_twice_is_refused_the_second_time(db):
         admin.import_paper_forms(session=db, scope=so, content=MIXED, filename="b.csv",
                                  version=version(db))
     assert stored(db) == (3, 1)
+
+
+def test_importing_only_the_new_rows_is_audited_with_the_rows_left_out(db):
+    so = scope(db, "so")
+    admin.import_paper_forms(session=db, scope=so, content=MIXED, filename="a.csv",
+                             version=version(db))
+    again = MIXED.replace(b"TC1,TC2\n", b"TC1,TC2\nHG02,2024-Q4,1,1\n")  # one new row first
+    with pytest.raises(ImportFailed, match=r"3 row\(s\) were already imported .* row 3, 4, 5\."):
+        admin.import_paper_forms(session=db, scope=so, content=again, filename="b.csv",
+                                 version=version(db))
+    assert read_audit(session=db, limit=1).iloc[0]["action"] == "import_refused"
+    result = admin.import_paper_forms(session=db, scope=so, content=again, filename="b.csv",
+                                      version=version(db), only_new_rows=True)
+    assert (result.rows, result.skipped_rows) == (1, [3, 4, 5]) and stored(db) == (4, 2)
+    entry = read_audit(session=db, limit=1).iloc[0]
+    assert (entry["action"], entry["target"]) == ("import", "b.csv")
+    assert json.loads(entry["detail"]) == {
+        "rows": 1, "questionnaire": "sipas@2024", "batch": result.batch_id, "created_units": [],
+        "only_new_rows": True, "skipped_rows": 3, "skipped_first": [3, 4, 5]}

@@ -336,3 +336,78 @@ def test_a_unit_created_without_a_parent_is_a_unit(session, version):
     import_responses(csv_bytes(rows), "no-parent.csv", session=session, version=version,
                      create_units=True)
     assert get_organisation(session=session, code="HG05").kind != "province"
+
+
+# --- files that repeat some rows of earlier imports (issue 12) ------------------------------
+
+
+def resaved_xlsx(rows) -> bytes:
+    """The rows saved again as XLSX with the columns in another order (other bytes)."""
+    order = [*reversed(range(len(HEADER)))]
+    return xlsx_bytes([[row[i] for i in order] for row in rows], [HEADER[i] for i in order])
+
+
+def test_a_file_repeating_some_rows_of_an_earlier_import_is_refused_naming_them(session, version):
+    rows = good_rows(8)
+    import_responses(csv_bytes(rows[:5]), "tuan-1.csv", session=session, version=version)
+    # shuffled, re-saved as XLSX: new, old 3, new, old 0, old 4, new (rows 2..7 of the sheet)
+    second = [rows[5], rows[3], rows[6], rows[0], rows[4], rows[7]]
+    message = refused(session, version, resaved_xlsx(second), "tuan-2.xlsx")
+    assert "3 row(s) were already imported" in message
+    assert "row 3, 5, 6." in message and "'tuan-1.csv' imported on" in message
+    with pytest.raises(ImportFailed) as caught:
+        import_responses(resaved_xlsx(second), "tuan-2.xlsx", session=session, version=version)
+    session.rollback()
+    vietnamese = caught.value.problems[0].text("vi")
+    assert vietnamese.startswith("3 dòng đã được nhập trước đây cho phiếu này (“tuan-1.csv”")
+    assert "dòng 3, 5, 6." in vietnamese and "chỉ nhập các dòng mới" in vietnamese
+
+
+def test_only_the_new_rows_may_be_imported_and_the_others_are_named(session, version):
+    rows = good_rows(8)
+    import_responses(csv_bytes(rows[:5]), "tuan-1.csv", session=session, version=version)
+    second = [rows[5], rows[3], rows[6], rows[0], rows[4], rows[7]]
+    result = import_responses(resaved_xlsx(second), "tuan-2.xlsx", session=session,
+                              version=version, only_new_rows=True)
+    assert (result.rows, result.skipped_rows) == (3, [3, 5, 6])
+    assert counts(session)["Response"] == 8
+    # the whole of both files, saved again: nothing new is left
+    message = refused(session, version, csv_bytes(rows), "tat-ca.csv", only_new_rows=True)
+    assert "Every row of the file was already imported" in message
+    assert "'tuan-1.csv'" in message and "'tuan-2.xlsx'" in message
+
+
+def test_identical_rows_in_one_file_are_distinct_forms_counted_with_their_copies(session, version):
+    same = good_rows(1)[0]
+    result = import_responses(csv_bytes([same] * 3), "ba-phieu.csv", session=session,
+                              version=version)
+    assert result.rows == 3 and counts(session)["Response"] == 3
+    # two of the three stored copies again: both already imported
+    message = refused(session, version, csv_bytes([same] * 2), "hai-phieu.csv")
+    assert "2 row(s) were already imported" in message and "row 2, 3." in message
+    # four copies: the first three are the stored ones, the fourth is a new form
+    other = good_rows(2)[1]
+    four = [other, same, same, same, same]
+    message = refused(session, version, csv_bytes(four), "bon-phieu.csv")
+    assert "3 row(s) were already imported" in message and "row 3, 4, 5." in message
+    result = import_responses(csv_bytes(four), "bon-phieu.csv", session=session, version=version,
+                              only_new_rows=True)
+    assert (result.rows, result.skipped_rows) == (2, [3, 4, 5])
+    assert counts(session)["Response"] == 5
+
+
+def test_many_repeated_rows_are_listed_up_to_twenty_then_counted(session, version):
+    rows = good_rows(26)
+    import_responses(csv_bytes(rows[:25]), "quy-3.csv", session=session, version=version)
+    message = refused(session, version, csv_bytes([rows[25], *rows[:25]]), "quy-3-them.csv")
+    listed = ", ".join(str(n) for n in range(3, 23))
+    assert "25 row(s) were already imported" in message
+    assert f"row {listed} … and 5 more." in message
+
+
+def test_rows_of_a_unit_created_by_the_import_are_recognised_later(session, version):
+    rows = with_cell(with_cell(good_rows(4), 0, "unit", "HG03"), 2, "unit", "HG03")
+    import_responses(csv_bytes(rows[:3]), "moi.csv", session=session, version=version,
+                     create_units=True, parent_code="HG")
+    message = refused(session, version, resaved_xlsx([rows[3], rows[2], rows[0]]), "moi.xlsx")
+    assert "2 row(s) were already imported" in message and "row 3, 4." in message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -288,6 +288,7 @@ def test_cli_open_prints_the_url_and_reuses(cli_units, capsys, monkeypatch):
         "2024-Q3",
         "--questionnaire",
         "dtxhh-haugiang@2024",
+        "--allow-ended-period",  # 2024-Q3 has ended
     ]
     code, out, err = run(capsys, *args)
     assert code == 0 and out.startswith("https://ks.example.vn/s/") and "opened" in err
@@ -297,8 +298,8 @@ def test_cli_open_prints_the_url_and_reuses(cli_units, capsys, monkeypatch):
 
 def test_cli_close_revoke_rotate_and_list(cli_units, capsys):
     base = ["--unit", "HG01", "--period", "2024-Q3"]
-    run(capsys, "campaign", "open", *base, "--questionnaire", "dtxhh-haugiang")
-    run(capsys, "campaign", "open", *base, "--questionnaire", "sipas")
+    run(capsys, "campaign", "open", *base, "--questionnaire", "dtxhh-haugiang", "--allow-ended-period")
+    run(capsys, "campaign", "open", *base, "--questionnaire", "sipas", "--allow-ended-period")
     code, _, err = run(capsys, "campaign", "close", *base)
     assert code == 2 and "several open campaigns" in err
     code, out, _ = run(capsys, "campaign", "close", *base, "--questionnaire", "sipas")
@@ -336,7 +337,7 @@ def test_cli_every_period_spelling_reaches_the_one_campaign(cli_units, capsys, t
     """Issue 12.1: `campaign open --period 2024-q3` and `qr --period …` used to open a second
     campaign under the period '2024-q3', left out of every score."""
     code, first, _ = run(capsys, "campaign", "open", "--unit", "HG01", "--period", "2024-Q3",
-                         "--questionnaire", "dtxhh-haugiang@2024")
+                         "--questionnaire", "dtxhh-haugiang@2024", "--allow-ended-period")
     assert code == 0
     code, again, err = run(capsys, "campaign", "open", "--unit", "HG01", "--period", spelling,
                            "--questionnaire", "dtxhh-haugiang@2024")
@@ -378,11 +379,13 @@ def test_cli_campaign_changes_are_audited(cli_units, capsys):
     import json
 
     common = ["--unit", "HG01", "--period", "2024-Q3"]
-    assert main(["campaign", "open", *common, "--questionnaire", "dtxhh-haugiang"]) == 0
+    assert main(["campaign", "open", *common, "--questionnaire", "dtxhh-haugiang",
+                 "--allow-ended-period"]) == 0
     assert main(["campaign", "open", *common, "--questionnaire", "dtxhh-haugiang"]) == 0  # reused
     assert main(["campaign", "rotate", *common]) == 0
     assert main(["campaign", "close", *common]) == 0
-    assert main(["campaign", "open", *common, "--questionnaire", "sipas"]) == 0
+    assert main(["campaign", "open", *common, "--questionnaire", "sipas",
+                 "--allow-ended-period"]) == 0
     assert main(["campaign", "revoke", *common]) == 0
     capsys.readouterr()
     assert main(["audit", "list", "--json"]) == 0
@@ -391,3 +394,39 @@ def test_cli_campaign_changes_are_audited(cli_units, capsys):
     assert campaign_actions == ["campaign_opened", "campaign_rotated", "campaign_closed",
                                 "campaign_opened", "campaign_revoked"]
     assert {e["username"] for e in entries if e["action"].startswith("campaign_")} == {"cli"}
+
+
+def test_cli_refuses_to_open_an_ended_quarter_unless_confirmed(cli_units, capsys, tmp_path):
+    """Issue 12: a campaign for a quarter that has ended is opened only with
+    --allow-ended-period; the refusal says when the quarter ended and what it means."""
+    ended = ["--unit", "HG01", "--period", "2024-Q1", "--questionnaire", "dtxhh-haugiang@2024"]
+    code, out, err = run(capsys, "campaign", "open", *ended)
+    assert code == 2 and out == ""
+    assert "Q1 2024 ended on 31/03/2024" in err and "past quarter" in err
+    assert "--allow-ended-period" in err
+    code, out, err = run(capsys, "qr", *ended, "--out", str(tmp_path / "poster.pdf"))
+    assert code == 2 and "ended on 31/03/2024" in err and "--allow-ended-period" in err
+    assert not (tmp_path / "poster.pdf").exists()
+    code, out, _ = run(capsys, "campaign", "list", "--json")
+    assert json.loads(out) == []
+    code, url, err = run(capsys, "campaign", "open", *ended, "--allow-ended-period")
+    assert code == 0 and "/s/" in url and "opened" in err
+    # the campaign is open now: using it again opens nothing, so nothing to confirm
+    code, again, err = run(capsys, "campaign", "open", *ended)
+    assert code == 0 and again == url and "reused" in err
+
+
+def test_cli_opens_the_current_quarter_without_confirmation(cli_units, capsys):
+    current = f"{date.today().year}-Q{(date.today().month - 1) // 3 + 1}"
+    code, url, err = run(capsys, "campaign", "open", "--unit", "HG01", "--period", current,
+                         "--questionnaire", "dtxhh-haugiang@2024")
+    assert code == 0 and "/s/" in url and "opened" in err
+
+
+@pytest.mark.parametrize(("today", "ended"), [
+    (date(2024, 3, 31), None), (date(2024, 4, 1), date(2024, 3, 31)),
+    (date(2025, 1, 1), date(2024, 3, 31))])
+def test_a_quarter_has_ended_the_day_after_its_last_day(today, ended):
+    from survey.periods import ended_on
+
+    assert ended_on("2024-Q1", today) == ended

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, Table, inspect, text
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from survey.db import (
     _alembic_config,
@@ -226,3 +226,42 @@ def test_the_head_revision_named_in_the_code_is_alembics_newest():
     config = Config()
     config.set_main_option("script_location", "survey:migrations")
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+def test_rows_of_imports_made_before_row_fingerprints_are_recognised_after_the_upgrade(
+        empty_url, monkeypatch):
+    """Revision 0005 back-fills `import_row` from the responses of earlier imports: a file
+    repeating some of their rows is then refused, naming them, as if imported today."""
+    import survey.importer as importer
+    from survey.importer import ImportFailed, import_responses
+    from survey.models import ImportRow
+
+    engine = make_engine(empty_url)
+    upgrade(engine, "0004_single_use_links")
+    header = "unit,period,TC1,TC2,TC3\n"
+    earlier = header + "HG01,2024-Q3,5,4,0\nHG01,2024-Q3,5,4,0\nHG02,2024-q3,1,,3\n"
+    with new_session(engine) as session:
+        add_organisation(session=session, code="HG01", name="Cục A")
+        add_organisation(session=session, code="HG02", name="Cục B")
+        sipas = next(p for p in shipped_questionnaire_paths() if p.name == "sipas-2024.yaml")
+        version, _ = register_questionnaire(session=session,
+                                            questionnaire=load_questionnaire(sipas))
+        session.commit()
+        with monkeypatch.context() as before:  # the release before kept no row fingerprints
+            before.setattr(importer, "imported_rows", lambda **_: pd.DataFrame(
+                columns=["row_hash", "import_batch_id", "copies"]))
+            before.setattr(importer, "store_import_rows", lambda **_: None)
+            import_responses(earlier.encode(), "cu.csv", session=session, version=version)
+    assert "import_row" not in inspect(engine).get_table_names()
+    assert create_schema(engine) == "migrated"
+    with new_session(engine) as session:
+        kept = session.exec(select(ImportRow)).all()
+        assert sorted(row.copies for row in kept) == [1, 2]
+        again = (header + "HG03,2024-Q3,1,1,1\nHG02,Q3/2024,1,,3\nHG01,2024-Q3,5,4,0\n"
+                 "HG01,2024-Q3,5,4,0\nHG01,2024-Q3,5,4,0\n")
+        with pytest.raises(ImportFailed) as refused:
+            import_responses(again.encode(), "moi.csv", session=session, version=version,
+                             create_units=True)
+        assert "3 row(s) were already imported" in str(refused.value)
+        assert "row 3, 4, 5." in str(refused.value) and "'cu.csv'" in str(refused.value)
+    engine.dispose()

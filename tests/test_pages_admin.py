@@ -330,6 +330,35 @@ def test_a_valid_file_is_previewed_then_imported_with_its_count(db):
     assert not at.file_uploader[0].value  # emptied for the next file
 
 
+def test_a_file_repeating_some_imported_rows_is_refused_then_its_new_rows_imported(db):
+    at = open_import("so", MIXED)
+    at.button(key="import_confirm").click().run()
+    assert not at.exception and count_responses(db) == 3
+    # saved again: rows shuffled, ';' and a BOM, two new forms in sheet rows 2 and 4
+    again = ("\ufeffunit;period;TC2;TC1\nHG02;2024-Q4;1;1\nHG02;2024-Q3;0;4\n"
+             "HG01;2024-Q4;2;2\nHG01;2024-Q3;4;5\nHG01a;2024-Q3;;3\n").encode()
+    at = open_import("so", again, "giay-tuan-2.csv")
+    assert not at.exception
+    assert "chưa nhập gì" in texts(at.error)
+    problem = dataframes(at)[-1].iloc[0, 2]
+    assert problem.startswith("3 dòng đã được nhập trước đây cho phiếu này (“giay.csv” nhập lúc")
+    assert "dòng 3, 5, 6." in problem
+    assert not [b for b in at.button if b.key == "import_confirm"]
+    assert count_responses(db) == 3
+    at.checkbox(key="import_only_new_rows").check().run()
+    assert not at.exception and not at.error
+    assert "Bỏ qua 3 dòng đã nhập trước đây (dòng 3, 5, 6; “giay.csv”" in texts(at.info)
+    assert list(dataframes(at)[-1]["unit"]) == ["HG02", "HG01"]
+    at.button(key="import_confirm").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert "Đã nhập 2 phiếu từ giay-tuan-2.csv. Đã bỏ qua 3 dòng đã nhập trước đây." in texts(
+        at.success)
+    assert count_responses(db) == 5
+    entry = last_audit(db)
+    assert (entry["action"], entry["target"]) == ("import", "giay-tuan-2.csv")
+    assert '"skipped_rows": 3' in entry["detail"]
+
+
 def test_a_province_may_create_units_under_its_province(db):
     at = open_app("so", "pages/admin_import.py")
     at.selectbox(key="import_version").select_index(

@@ -188,6 +188,7 @@ def test_cli_qr_for_a_unit(cli_province, capsys, tmp_path, suffix):
             "2024-Q3",
             "--questionnaire",
             "sipas",
+            "--allow-ended-period",  # 2024-Q3 has ended
             "--out",
             str(out),
         ]
@@ -211,6 +212,7 @@ def test_cli_qr_for_the_province(cli_province, capsys, tmp_path):
             "2024-Q3",
             "--questionnaire",
             "dtxhh-haugiang",
+            "--allow-ended-period",  # 2024-Q3 has ended
             "--out",
             str(out),
         ]

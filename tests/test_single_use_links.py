@@ -218,7 +218,8 @@ def test_the_database_holds_no_case_code(engine, unit, tmp_path, cli_env):
     cases.write_text("ma_ho_so\n" + "\n".join(CASES) + "\n", encoding="utf-8")
     out = tmp_path / "links.csv"
     assert main(["links", "issue", "--unit", "HG01", "--period", "2024-Q3", "--questionnaire",
-                 "dtxhh-haugiang", "--cases", str(cases), "--out", str(out)]) == 0
+                 "dtxhh-haugiang", "--cases", str(cases), "--out", str(out),
+                 "--allow-ended-period"]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert [row["ma_ho_so"] for row in rows] == CASES
     client = client_of(engine)
@@ -252,7 +253,7 @@ def test_the_database_holds_no_case_code(engine, unit, tmp_path, cli_env):
 def test_slips_pdf_decodes_to_the_links(engine, unit, tmp_path, cli_env):
     out, listing = tmp_path / "slips.pdf", tmp_path / "slips.csv"
     base = ["links", "issue", "--unit", "HG01", "--period", "2024-Q3",
-            "--questionnaire", "dtxhh-haugiang", "--count", "12"]
+            "--questionnaire", "dtxhh-haugiang", "--count", "12", "--allow-ended-period"]
     assert main([*base, "--out", str(out)]) == 0
     pdf = out.read_bytes()
     assert pdf.count(b"/Type /Page\n") == 2  # ten slips per A4 page

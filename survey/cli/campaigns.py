@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from survey.admin import CLI_SCOPE
-from survey.cli.common import CliError, print_json, session_scope
+from survey.cli.common import CliError, ended_period_flag, print_json, session_scope
 from survey.links import (
     CampaignLink,
     campaign_url,
@@ -86,7 +86,7 @@ def _only_open_campaign(session: Session, args: argparse.Namespace) -> Campaign:
 
 
 def _open(args: argparse.Namespace) -> int:
-    with session_scope() as session:
+    with session_scope() as session, ended_period_flag():
         link = open_campaign_link(
             session=session,
             actor=CLI_SCOPE.username,
@@ -95,6 +95,7 @@ def _open(args: argparse.Namespace) -> int:
             questionnaire=args.questionnaire,
             days=args.days,
             base_url=args.base_url,
+            allow_ended_period=args.allow_ended_period,
         )
         until = f"{link.campaign.expires_at:%Y-%m-%d}" if link.campaign.expires_at else "no expiry"
         verb = "opened" if link.created else "reused open"
@@ -199,6 +200,7 @@ def _unit_link(session: Session, args: argparse.Namespace) -> CampaignLink:
         questionnaire=questionnaire,
         days=args.days,
         base_url=args.base_url,
+        allow_ended_period=args.allow_ended_period,
     )
 
 
@@ -216,7 +218,7 @@ def _qr(args: argparse.Namespace) -> int:
         raise CliError(f"--out must end in {', '.join(QR_FORMATS)} (got {out.name})")
     if (args.province is None) == (args.unit is None):
         raise CliError("use either --unit U or --province [CODE]")
-    with session_scope() as session:
+    with session_scope() as session, ended_period_flag():
         if args.province is not None:
             if suffix != ".pdf":
                 raise CliError(
@@ -232,6 +234,7 @@ def _qr(args: argparse.Namespace) -> int:
                 province_code=None if args.province is True else args.province,
                 days=args.days,
                 base_url=args.base_url,
+                allow_ended_period=args.allow_ended_period,
             )
             _write(out, posters_pdf([poster_content(link) for link in links]))
             opened = sum(link.created for link in links)

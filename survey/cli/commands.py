@@ -65,6 +65,8 @@ def register_setup(commands: argparse._SubParsersAction) -> None:
     imp.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]")
     imp.add_argument("--create-units", action="store_true", help="create unknown units (named by code)")
     imp.add_argument("--parent", help="parent of created units")
+    imp.add_argument("--only-new-rows", action="store_true",
+                     help="leave out rows an earlier import already stored (named in the output)")
     imp.set_defaults(handler="setup:_import")
 
     export = commands.add_parser("export", help="export data")
@@ -234,6 +236,13 @@ def _add_base_url(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_allow_ended(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-ended-period", action="store_true",
+        help="open a campaign for a quarter that has ended (its responses count in that quarter)",
+    )
+
+
 def register_campaigns(commands: argparse._SubParsersAction) -> None:
     campaign = commands.add_parser(
         "campaign", help="open, close, revoke, rotate and list collection campaigns (QR links)"
@@ -250,6 +259,7 @@ def register_campaigns(commands: argparse._SubParsersAction) -> None:
     opening.add_argument("--questionnaire", required=True, metavar="ID[@VERSION]")
     opening.add_argument("--days", type=int, help="link valid for N days from now (new: 90)")
     _add_base_url(opening)
+    _add_allow_ended(opening)
     opening.set_defaults(handler="campaigns:_open")
 
     for name, text in (
@@ -299,6 +309,7 @@ def register_campaigns(commands: argparse._SubParsersAction) -> None:
     )
     qr.add_argument("--days", type=int, help="for campaigns opened now: valid N days (default 90)")
     _add_base_url(qr)
+    _add_allow_ended(qr)
     qr.set_defaults(handler="campaigns:_qr")
 
 
@@ -323,6 +334,7 @@ def register_links(commands: argparse._SubParsersAction) -> None:
                        "never beyond the campaign")
     issue.add_argument("--base-url",
                        help="public address of the app (default: SURVEY_BASE_URL)")
+    _add_allow_ended(issue)
     issue.set_defaults(handler="links:_issue")
 
 

@@ -18,6 +18,20 @@ class CliError(Exception):
     """A user error: printed to stderr, exit code 2."""
 
 
+@contextmanager
+def ended_period_flag() -> Iterator[None]:
+    """A refusal to open a campaign for a quarter that has ended (survey.links.
+    refuse_ended_period) says how to confirm on the command line."""
+    from survey.storage import StorageError
+
+    try:
+        yield
+    except StorageError as exc:
+        if exc.code != "campaign.period_ended":
+            raise
+        raise CliError(f"{exc} To confirm, add --allow-ended-period.") from None
+
+
 CREATING_COMMANDS = {"init", "demo"}  # the commands that may create a database
 _creating = False
 

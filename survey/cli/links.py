@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from survey.admin import CLI_SCOPE
-from survey.cli.common import CliError, session_scope
+from survey.cli.common import CliError, ended_period_flag, session_scope
 from survey.single_use import issue_links_as, links_csv, read_case_codes, slips_pdf_of
 
 OUT_FORMATS = (".pdf", ".csv")
@@ -24,7 +24,7 @@ def _issue(args: argparse.Namespace) -> int:
             codes = read_case_codes(Path(args.cases).read_bytes())
         except OSError as exc:
             raise CliError(f"cannot read {args.cases}: {exc}") from None
-    with session_scope() as session:
+    with session_scope() as session, ended_period_flag():
         issued = issue_links_as(  # checked, audited (the number only) and committed
             session=session,
             scope=CLI_SCOPE,
@@ -35,6 +35,7 @@ def _issue(args: argparse.Namespace) -> int:
             count=args.count,
             days=args.days,
             base_url=args.base_url,
+            allow_ended_period=args.allow_ended_period,
         )
         content = slips_pdf_of(issued) if suffix == ".pdf" else links_csv(issued)
         try:

@@ -17,7 +17,7 @@ from survey.cli.common import (
     session_scope,
 )
 from survey.exports import codebook_path
-from survey.importer import ImportFailed
+from survey.importer import OVERLAP_ROWS_LISTED, ImportFailed
 from survey.questionnaire import QuestionnaireError, load_questionnaire
 from survey.storage.organisations import list_organisations
 from survey.storage.questionnaires import (
@@ -202,12 +202,21 @@ def _import(args: argparse.Namespace) -> int:
             result = import_paper_forms(
                 session=session, scope=CLI_SCOPE, content=content, filename=path.name,
                 version=version, create_units=args.create_units, parent_code=args.parent,
+                only_new_rows=args.only_new_rows,
             )
         except ImportFailed as exc:
             print(exc, file=sys.stderr)
+            if any(getattr(p.message, "code", None) == "import.rows_already_imported"
+                   for p in exc.problems):
+                print("To import only the new rows, add --only-new-rows.", file=sys.stderr)
             return 2
     created = f"; units created: {', '.join(result.created_units)}" if result.created_units else ""
     print(f"{path.name}: {result.rows} responses imported{created}")
+    if result.skipped_rows:
+        listed = ", ".join(map(str, result.skipped_rows[:OVERLAP_ROWS_LISTED]))
+        more = len(result.skipped_rows) - min(len(result.skipped_rows), OVERLAP_ROWS_LISTED)
+        print(f"{len(result.skipped_rows)} row(s) already imported were left out: row {listed}"
+              + (f" … and {more} more" if more else ""))
     return 0
 
 

@@ -4,14 +4,14 @@ The report caches check on every page view whether a response was flagged or unf
 they were filled (`survey.dashboard.data_version`); counting the flagged responses read the whole
 table (0.1 s at a million responses). The index holds the flagged rows only: a few entries.
 
-Revision ID: 0005_flagged_index
+Revision ID: 0006_flagged_index
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_flagged_index"
-down_revision = "0004_single_use_links"
+revision = "0006_flagged_index"
+down_revision = "0005_import_row_fingerprints"
 branch_labels = None
 depends_on = None
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -269,9 +270,12 @@ def compare_many(
             where = codes == code
             adjusted[where] = benjamini_hochberg(values["p_value"][where])
 
+    listed = {key: np.asarray(values[key], dtype=float).tolist()
+              for key in ("lower", "upper", "change", "variance", "df", "p_value", "mdc")}
+
     def number(key: str, i: int) -> float | None:
-        value = values[key][i]
-        return float(value) if np.isfinite(value) else None
+        value = listed[key][i]
+        return value if isfinite(value) else None
 
     changes: list[Change] = []
     by_pair: dict[int, list[ChangeEstimate]] = {}

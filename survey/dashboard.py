@@ -8,6 +8,7 @@ figure on a page comes from here, so tests compare pages against these objects.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -426,8 +427,11 @@ def province_report(*, source: ScoreSource, period: str, against: str = "previou
     numeric = ["score", "percent", "ci_low", "ci_high", "change", "change_ci_low",
                "change_ci_high", "p_value", "p_adjusted"]
     ranking[numeric] = ranking[numeric].astype(float)
+    responses_of_version = Counter()
+    for score in current.values():
+        responses_of_version[score.version] += score.n
     main_version = max((s.version for s in current.values()), default=None,
-                       key=lambda v: sum(s.n for s in current.values() if s.version == v))
+                       key=responses_of_version.__getitem__)
     same_version = [s for s in current.values() if s.version == main_version]
     questionnaire = source.questionnaires.get(main_version) if main_version else None
     # Rank sets (SCORING.md): among the main version's units with a defined SE; the point rank

@@ -114,13 +114,6 @@ def render_error(error: BaseException, lang: str = "vi") -> str:
     return str(error)
 
 
-def format_number(value: float | None, decimals: int = 2, lang: str = "vi") -> str:
-    """Kept for existing callers: see survey.formatting.format_number."""
-    from survey.formatting import format_number as formatted
-
-    return formatted(value, decimals, lang)
-
-
 _ESCAPED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

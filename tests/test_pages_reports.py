@@ -14,9 +14,9 @@ from tab_session import open_signed_in, tab_auth
 from survey.auth import FULL_ACCESS, create_user
 from survey.dashboard import load_source, province_report, unit_report
 from survey.db import make_engine, new_session, shared_engine
+from survey.formatting import format_number
 from survey.par import classify
 from survey.storage.users import get_user
-from survey.text import format_number
 
 APP = str(Path(__file__).resolve().parent.parent / "survey_app.py")
 PASSWORD = "a long enough password"

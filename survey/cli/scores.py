@@ -18,6 +18,7 @@ from survey.aggregate import respondent_pooled, unit_average
 from survey.changes import DEFAULT_POWER, Change, compare_many, compare_units
 from survey.cli.common import CliError, print_json, session_scope
 from survey.config import settings
+from survey.formatting import format_number
 from survey.intervals import check_level
 from survey.par import (
     HAU_GIANG_BANDS,
@@ -38,7 +39,6 @@ from survey.storage.questionnaires import (
     questionnaire_of,
 )
 from survey.storage.responses import load_responses
-from survey.text import format_number
 
 AGAINST = {"previous": Period.previous, "year-ago": Period.year_ago}
 

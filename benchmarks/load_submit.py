@@ -105,7 +105,7 @@ async def virtual_user(
             ) as posted:
                 await posted.read()
             results.post_ms.append((time.perf_counter() - begin) * 1000)
-            receipt = receipt_of(posted.headers.get("location", ""))
+            receipt = receipt_of(posted.headers)
             if posted.status != 303 or receipt is None:
                 results.failures.append(f"POST {posted.status}")
                 continue

@@ -224,13 +224,21 @@ def form_key(page: str) -> str:
     return re.search(r'name="k" value="([^"]+)"', page).group(1)
 
 
-RECEIPT_IN_LOCATION = re.compile(r"cam-on\?r=([23456789A-HJKMNP-Z]{8})")
+# The thank-you redirect: a plain address (the language at most), the receipt in cookie `bn`.
+THANKS_LOCATION = re.compile(r"(?:[^/?]+/)?cam-on(?:\?lang=en)?")  # relative to the post
+RECEIPT_COOKIE = re.compile(r"bn=([23456789A-HJKMNP-Z]{8});")
 
 
-def receipt_of(location: str) -> str | None:
-    """The receipt code in a thank-you redirect's Location, else None."""
-    found = RECEIPT_IN_LOCATION.search(location or "")
-    return found.group(1) if found else None
+def receipt_of(headers) -> str | None:
+    """The receipt a thank-you redirect sets in its cookie, from its headers (httpx's or
+    aiohttp's); None for any other answer, and for a Location that says more than the plain
+    thank-you address (a receipt there would land in a proxy's access log)."""
+    if not THANKS_LOCATION.fullmatch(headers.get("location", "")):
+        return None
+    cookies = (headers.get_list("set-cookie") if hasattr(headers, "get_list")
+               else headers.getall("set-cookie", []))
+    found = [m.group(1) for m in map(RECEIPT_COOKIE.match, cookies) if m]
+    return found[0] if len(found) == 1 else None
 
 
 @dataclass(frozen=True)

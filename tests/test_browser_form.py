@@ -32,6 +32,8 @@ from survey.storage.organisations import add_organisation
 from survey.storage.responses import answers_by_response
 
 SECRET = "browser-test-secret"
+THANKS = re.compile(r"/cam-on$")  # the thank-you page's address: the receipt is not in it
+THANKS_EN = re.compile(r"/cam-on\?lang=en$")
 
 pytestmark = BROWSER_TEST
 
@@ -132,10 +134,20 @@ def test_citizen_answers_on_a_phone(app, browser):
 
     assert answer_everything(page) == 29  # the respondent group and 28 questions
     key = page.locator("input[name=k]").get_attribute("value")
+    asked = []  # every address the browser asks for: what a proxy's access log would hold
+    page.on("request", lambda request: asked.append(request.url))
     page.get_by_role("button", name="Gửi phiếu").click()
-    page.wait_for_url(re.compile(r"/cam-on\?r="))
+    page.wait_for_url(THANKS)
     receipt = page.locator("#receipt").inner_text()
     assert "Cảm ơn" in page.content()
+    assert receipt == responses_of(engine, link.campaign.id)[0].receipt
+    assert any(url.endswith("/gui") for url in asked) and asked[-1].endswith("/cam-on")
+    assert not [url for url in asked if receipt in url]
+    [cookie] = [c for c in context.cookies() if c["name"] == "bn"]
+    assert cookie["value"] == receipt and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["path"] == "/s/" + link.url.rsplit("/", 1)[1]  # this link's pages only
+    page.reload()  # within the cookie's ten minutes, a reload shows it again
+    assert page.locator("#receipt").inner_text() == receipt
 
     # Back button and a second tap on "Gửi phiếu": still one response, same receipt.
     page.go_back()
@@ -143,7 +155,7 @@ def test_citizen_answers_on_a_phone(app, browser):
     assert page.locator("input[name=k]").get_attribute("value") == key  # the cached form
     assert page.locator("input[type=radio]:checked").count() == 29  # answers restored
     page.get_by_role("button", name="Gửi phiếu").click()
-    page.wait_for_url(re.compile(r"/cam-on\?r="))
+    page.wait_for_url(THANKS)
     assert page.locator("#receipt").inner_text() == receipt
     context.close()
 
@@ -168,10 +180,12 @@ def test_form_works_without_javascript(app, browser):
     assert page.locator("input[name=g]:checked").count() == 1  # the answer given is kept
     answer_everything(page, option_index=4)  # "don't know" everywhere
     page.get_by_role("button", name="Submit").click()
-    page.wait_for_url(re.compile(r"/cam-on\?r=.*lang=en"))
+    page.wait_for_url(THANKS_EN)
     assert "Thank you" in page.content()
-    context.close()
     [response] = responses_of(engine, link.campaign.id)
+    assert page.locator("#receipt").inner_text() == response.receipt
+    assert response.receipt not in page.url
+    context.close()
     assert response.group_code == "CB"  # the last tap on the group counts
     assert set(answers_of(engine, response.id).values()) == {"X"}
 
@@ -205,7 +219,7 @@ def test_a_lost_answer_is_sent_again_with_the_same_key_and_stored_once(app, brow
     assert "Chưa gửi được phiếu vì kết nối bị gián đoạn" in notice.inner_text()
     assert notice.get_attribute("role") == "alert"
     assert len(responses_of(engine, link.campaign.id)) == 1  # stored, though the phone failed
-    page.wait_for_url(re.compile(r"/cam-on\?r="))  # the retry, by itself
+    page.wait_for_url(THANKS)  # the retry, by itself
     assert len(posts) == 2 and posts[0] == posts[1]  # the same answers, the same key
     [response] = responses_of(engine, link.campaign.id)
     assert page.locator("#receipt").inner_text() == response.receipt
@@ -234,7 +248,7 @@ def test_answers_are_kept_on_the_device_until_the_form_is_acknowledged(app, brow
     assert again.locator("input[name=k]").get_attribute("value") == key
     answer_everything(again, option_index=2)
     again.get_by_role("button", name="Gửi phiếu").click()
-    again.wait_for_url(re.compile(r"/cam-on\?r="))
+    again.wait_for_url(THANKS)
     assert len(responses_of(engine, link.campaign.id)) == 1
 
     fresh = context.new_page()  # acknowledged: a new visit starts blank, with a new key
@@ -256,7 +270,7 @@ def test_a_single_use_link_answers_once_then_shows_its_receipt(app, browser):
     page.goto(url)
     answer_everything(page)
     page.get_by_role("button", name="Gửi phiếu").click()
-    page.wait_for_url(re.compile(r"/cam-on\?r="))
+    page.wait_for_url(THANKS)
     receipt = page.locator("#receipt").inner_text()
     page.goto(url)
     assert page.get_by_role("heading", name="Phiếu này đã được trả lời").is_visible()
@@ -308,6 +322,7 @@ def citizen_pages(base_url: str, links, context) -> dict[str, object]:
     offline.locator("#mat-ket-noi").wait_for(state="visible")
     tab("error page", f"{base_url}/s/not-a-valid-link")
     tab("thank-you page", links["thanks"])
+    tab("thank-you page without a receipt", links["HG02"].url + "/cam-on")
     tab("used single-use link", links["used"])
     tab("sign-in", f"{base_url}/dang-nhap")
     return pages
@@ -323,7 +338,7 @@ def answered(app, browser):
     page.goto(url)
     answer_everything(page)
     page.get_by_role("button", name="Gửi phiếu").click()
-    page.wait_for_url(re.compile(r"/cam-on\?r="))
+    page.wait_for_url(THANKS)
     thanks = page.url
     cookies = context.cookies()
     context.close()
@@ -339,6 +354,8 @@ def test_no_wcag_aa_violation_on_any_citizen_page_or_the_sign_in_page(app, answe
     context.add_cookies(answered["cookies"])      # is tested in test_webform.py
     pages = citizen_pages(base_url, answered, context)
     assert pages["used single-use link"].locator("#receipt").count() == 1
+    assert pages["thank-you page"].locator("#receipt").count() == 1
+    assert pages["thank-you page without a receipt"].locator("#receipt").count() == 0
     found = {name: axe_violations(page) for name, page in pages.items()}
     context.close()
     assert {name: v for name, v in found.items() if v} == {}, json.dumps(found, indent=1)

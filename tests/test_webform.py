@@ -150,9 +150,10 @@ def test_good_submission_is_stored_once_with_a_receipt(client, engine, campaign)
     fields = full_answers(campaign, client.get(path_of(campaign)).text)
     posted = client.post(submit_path(campaign), data=fields, follow_redirects=False)
     assert posted.status_code == 303
-    assert posted.headers["location"].startswith("cam-on?r=")  # relative to /s/<token>/gui
+    assert posted.headers["location"] == "cam-on"  # relative to /s/<token>/gui: no receipt
     thanks = client.post(submit_path(campaign), data=fields)
     assert thanks.status_code == 200 and "Cảm ơn" in thanks.text
+    assert thanks.url.path == path_of(campaign) + "/cam-on" and thanks.url.query == b""
     receipt = receipt_of(thanks.text)
     assert re.fullmatch(r"[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{8}", receipt)
     [response] = stored(engine)
@@ -189,7 +190,7 @@ def test_posting_to_the_form_address_works_too(client, engine, campaign):
     fields = full_answers(campaign, client.get(path_of(campaign)).text)
     posted = client.post(path_of(campaign), data=fields, follow_redirects=False)
     token = path_of(campaign).rsplit("/", 1)[1]
-    assert posted.status_code == 303 and posted.headers["location"].startswith(f"{token}/cam-on?r=")
+    assert posted.status_code == 303 and posted.headers["location"] == f"{token}/cam-on"
     assert (
         receipt_of(client.post(submit_path(campaign), data=fields).text)
         == stored(engine)[0].receipt
@@ -218,7 +219,7 @@ def test_english_submission_thanks_in_english(client, campaign):
     fields = full_answers(campaign, client.get(path_of(campaign) + "?lang=en").text)
     fields["lang"] = "en"
     posted = client.post(submit_path(campaign), data=fields, follow_redirects=False)
-    assert posted.headers["location"].endswith("&lang=en")
+    assert posted.headers["location"] == "cam-on?lang=en"
     assert "Thank you" in client.post(submit_path(campaign), data=fields).text
 
 
@@ -521,11 +522,93 @@ def test_unexpected_errors_show_a_plain_page(client, engine, campaign, monkeypat
     assert "Traceback" not in page.text and "secret internals" not in page.text
 
 
-def test_thank_you_page_checks_the_receipt(client, campaign):
-    token = path_of(campaign)
-    assert client.get(f"{token}/cam-on?r=ABCDEFGH").status_code == 404
-    assert client.get(f"{token}/cam-on?r=<b>").status_code == 404
-    assert client.get(f"{token}/cam-on").status_code == 404
+# --- the thank-you page: the receipt in a cookie, never in an address -----------------------
+
+THANKS_COOKIE = re.compile(r"bn=(\w{8}); HttpOnly; Max-Age=600; SameSite=strict(; Secure)?")
+
+
+def stored_receipt(engine, campaign_id: int) -> str:
+    """The receipt of the campaign's one response, read from the database."""
+    with new_session(engine) as session:
+        [receipt] = session.exec(select(Response.receipt).where(Response.campaign_id == campaign_id))
+    return receipt
+
+
+def thanks_cookie(posted) -> re.Match:
+    [cookie] = [c for c in posted.headers.get_list("set-cookie") if c.startswith("bn=")]
+    found = THANKS_COOKIE.fullmatch(cookie)
+    assert found, cookie
+    return found
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_receipt_is_in_no_address_yet_the_thank_you_page_shows_it(engine, campaign, lang):
+    client = make_client(engine)
+    fields = {**full_answers(campaign, client.get(path_of(campaign)).text), "lang": lang}
+    posted = client.post(submit_path(campaign), data=fields, follow_redirects=False)
+    receipt = stored_receipt(engine, campaign.campaign.id)
+    assert posted.status_code == 303
+    assert posted.headers["location"] == ("cam-on?lang=en" if lang == "en" else "cam-on")
+    assert receipt not in str(posted.url) + posted.headers["location"]
+    # short-lived, HttpOnly, Strict, no Path (the browser scopes it to /s/<token>/), http here
+    assert thanks_cookie(posted).group(1) == receipt and "Path" not in posted.headers["set-cookie"]
+    thanks = client.get(f"{path_of(campaign)}/{posted.headers['location']}")
+    assert thanks.status_code == 200 and receipt_of(thanks.text) == receipt
+    assert thanks.headers["cache-control"] == "no-store"  # one address for every citizen
+    assert (f'<html lang="{lang}">' in thanks.text) and (
+        ("Thank you!" if lang == "en" else "Cảm ơn Ông/Bà!") in thanks.text)
+    assert receipt_of(client.get(thanks.url).text) == receipt  # a reload: the same page
+    # the whole way through, as a browser goes: no address that was asked for holds the receipt
+    followed = make_client(engine).post(submit_path(campaign), data=fields)
+    assert receipt_of(followed.text) == receipt
+    assert all(receipt not in str(r.url) for r in [*followed.history, followed])
+
+
+def test_on_https_the_receipt_cookie_is_secure(engine, campaign):
+    app = Starlette(routes=form_routes(engine=engine, limits=QUIET))
+    client = TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
+    fields = full_answers(campaign, client.get(path_of(campaign)).text)
+    posted = client.post(submit_path(campaign), data=fields, follow_redirects=False)
+    assert thanks_cookie(posted).group(2) == "; Secure"
+    assert receipt_of(client.get(path_of(campaign) + "/cam-on").text) == stored_receipt(
+        engine, campaign.campaign.id)
+
+
+def check_no_receipt(page, lang: str = "vi") -> None:
+    """The thank-you page without a receipt: neither "recorded" nor "not found"."""
+    assert page.status_code == 200 and 'id="receipt"' not in page.text
+    if lang == "en":
+        assert "shows the receipt code only for a few minutes" in page.text
+    else:
+        assert "Trang này chỉ hiện mã biên nhận trong ít phút sau khi gửi phiếu" in page.text
+        assert "Phiếu khảo sát của Ông/Bà đã được ghi nhận" not in page.text
+        assert "Không tìm thấy" not in page.text
+
+
+def test_the_thank_you_page_shows_only_this_campaigns_receipt_from_the_cookie(engine, campaign):
+    with new_session(engine) as session:
+        add_organisation(session=session, code="HG02", name="Sở Tư pháp", parent_code="HG")
+        other = open_campaign_link(actor="test", session=session, unit_code="HG02",
+                                   period="2024-Q3", questionnaire="dtxhh-haugiang")
+        session.commit()
+    client = make_client(engine)
+    client.post(submit_path(other), data=full_answers(other, client.get(path_of(other)).text))
+    other_receipt = stored_receipt(engine, other.campaign.id)
+    thanks = path_of(campaign) + "/cam-on"
+
+    def shown(cookie: str | None, url: str = thanks):
+        return make_client(engine).get(url, headers={"cookie": cookie} if cookie else {})
+
+    check_no_receipt(shown(None))  # none, or expired: the browser sends nothing
+    check_no_receipt(shown(None, thanks + "?lang=en"), "en")
+    check_no_receipt(shown("bn=ABCDEFGH"))  # well formed, but no such receipt
+    check_no_receipt(shown("bn=<b>"))
+    check_no_receipt(shown(f"bn={other_receipt}"))  # another campaign's
+    check_no_receipt(shown(None, f"{thanks}?r={other_receipt}"))  # an address says nothing
+    assert other_receipt not in shown(f"bn={other_receipt}").text
+    assert receipt_of(shown(f"bn={other_receipt}", path_of(other) + "/cam-on").text) == (
+        other_receipt)
+    assert shown("bn=ABCDEFGH", "/s/not-a-token/cam-on").status_code == 400
 
 
 def test_form_lifespan_initialises_the_database(tmp_path, monkeypatch):

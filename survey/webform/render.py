@@ -82,6 +82,18 @@ UI = {
         "Sending again shows this same code: your form is never counted twice. "
         "You may close this page.",
     ),
+    "thanks_no_receipt": Text(
+        "Trang này chỉ hiện mã biên nhận trong ít phút sau khi gửi phiếu, trên chính máy đã gửi.",
+        "This page shows the receipt code only for a few minutes after the form is sent, on the "
+        "device that sent it.",
+    ),
+    "thanks_no_receipt_note": Text(
+        "Nếu Ông/Bà đã gửi phiếu và thấy trang cảm ơn, phiếu đã được ghi nhận; không cần gửi "
+        "lại. Nếu chưa gửi phiếu, vui lòng mở lại đường dẫn khảo sát.",
+        "If you sent the form and saw the thank-you page, your answers were recorded; there is "
+        "no need to send them again. If you have not sent the form yet, please open the survey "
+        "link again.",
+    ),
     "try_again": Text("Thử lại", "Try again"),
     "offline": Text(
         "Chưa gửi được phiếu vì kết nối bị gián đoạn. Các câu trả lời vẫn được giữ trên máy này "
@@ -227,18 +239,6 @@ MESSAGES: dict[str, Message] = {
             "Too many forms were sent from the same network in a short time; this one was not saved.",
         ),
         Text("Vui lòng chờ vài phút rồi thử lại.", "Please wait a few minutes and try again."),
-    ),
-    "receipt_unknown": Message(
-        404,
-        Text("Không tìm thấy biên nhận", "Receipt not found"),
-        Text(
-            "Không tìm thấy phiếu nào có mã biên nhận này.",
-            "No form with this receipt code was found.",
-        ),
-        Text(
-            "Nếu Ông/Bà chưa gửi phiếu, vui lòng mở lại đường dẫn khảo sát.",
-            "If you have not sent the form yet, please open the survey link again.",
-        ),
     ),
     "error": Message(
         500,
@@ -401,7 +401,8 @@ def render_form(header: FormHeader, state: FormState, links: FormLinks = FormLin
 
 
 def render_thanks(*, receipt: str, lang: str, header: FormHeader | None = None) -> str:
-    """The thank-you page with the receipt code."""
+    """The thank-you page with the receipt code; without one ("") a page that neither claims
+    a form was recorded nor says one was lost."""
     return (
         template_environment()
         .get_template("thanks.html")

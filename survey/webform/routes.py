@@ -2,13 +2,17 @@
 
     GET  /s/<token>            the form (?lang=en for English)
     POST /s/<token>/gui        submit: stored once, then 303 to the thank-you page
-    GET  /s/<token>/cam-on?r=  the thank-you page with the receipt code
+    GET  /s/<token>/cam-on     the thank-you page, with the receipt code from its cookie
 
 A single-use link (a longer token naming a row of `single_use_link`, survey/single_use.py)
 opens the same form; the writer marks it used in the transaction that stores its response.
 Afterwards it shows "phiếu này đã được trả lời", with the receipt when the browser that
 answered kept it (a cookie scoped to the link, set on the answer's redirect; the database
 keeps no tie between the link and the response).
+
+The receipt never appears in an address: the thank-you redirect sets it in a short-lived
+cookie (see `THANKS_COOKIE`), so a proxy's access log, which records addresses but not
+cookies, cannot tie a logged request to a stored response.
 
 The form posts to its own address (`/gui`), not to the form's: a POST makes the
 browser drop its cached copy of the address posted to, and the cached form is what
@@ -106,9 +110,20 @@ _KEY_SLOT = "key-" + secrets.token_hex(16)
 _FORM_HEADERS = allowing_script(
     {**SECURITY_HEADERS, "Cache-Control": "private, max-age=0"}, KEEP_ANSWERS_HASH
 )
-# The thank-you page may be kept by the browser a few minutes: the form's script fetches it
-# to know the answer was stored, then opens it (from the cache, not a second round trip).
-_THANKS_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=600"}
+# The receipt goes from the submit to the thank-you page in a cookie, not in the address
+# (`cam-on?r=<receipt>` put it in every proxy's access log, beside a time and an address,
+# and the receipt names the stored row). Why a cookie: the answer is still a 303 to a GET
+# (post/redirect/get: a reload does not ask to send the form again, the no-JS form and the
+# answer keeper's fetch work unchanged), and a cookie reaches only the browser that sent the
+# form. It is HttpOnly (no script reads it), SameSite=Strict (only this site's own requests
+# carry it: the redirect and a reload), Secure on https, lives `THANKS_COOKIE_SECONDS`, and
+# has no Path attribute, so the browser scopes it to the directory of the address posted to,
+# /s/<token>/ (an explicit Path would have to spell the public path, which a proxy mounting
+# the form under a prefix changes). Because the thank-you address is now the same for every
+# citizen of a link, its page is never cached (`no-store`): on a shared tablet the next
+# citizen must not be shown the previous one's page.
+THANKS_COOKIE = "bn"  # biên nhận
+THANKS_COOKIE_SECONDS = 600
 _VARY = {"Vary": "Accept-Encoding"}
 _GZIPPED = {**_VARY, "Content-Encoding": "gzip"}
 
@@ -136,7 +151,7 @@ class Place:
     """Relative links from the page a request came to (the form or its submit address)."""
 
     links: FormLinks
-    thanks: str  # the thank-you page, to which "?r=<receipt>" is added
+    thanks: str  # the thank-you page (the receipt goes in a cookie, never in this address)
 
     @classmethod
     def of(cls, token: str, *, on_submit_path: bool) -> Place:
@@ -298,12 +313,13 @@ class FormService(ServerResources):
         self, token: str, body: bytes, content_type: str, address: str, lang: str, place: Place,
         scheme: str = "http", cookies: dict[str, str] | None = None,
     ) -> Response:
-        database_down = False
+        database_down, secure = False, scheme == "https"
         try:
             claims = read_token(token, secret=self.secret)
             form = await self._current_form(claims)
         except LinkError as exc:
-            return await self._link_ended(exc, token, body, content_type, lang, place)
+            return await self._link_ended(exc, token, body, content_type, lang, place,
+                                          secure=secure)
         except OperationalError:
             _LOG.warning("form: database unavailable", exc_info=True)
             form, database_down = self._remembered_form(claims.campaign_id), True
@@ -338,7 +354,7 @@ class FormService(ServerResources):
             receipt, created = await self.writer.store(pending)
         except LinkError as exc:
             return await self._link_ended(
-                exc, token, body, content_type, lang, place, cookies, claims
+                exc, token, body, content_type, lang, place, cookies, claims, secure=secure
             )
         except OperationalError:
             _LOG.warning("form: could not store a response", exc_info=True)
@@ -348,9 +364,9 @@ class FormService(ServerResources):
             return message_response("bad_request", lang)
         if created:
             self.guard.note_response(address)
-        answered = self._to_thanks(receipt or "", lang, place)
+        answered = self._to_thanks(receipt or "", lang, place, secure=secure)
         if claims.link_id is not None and receipt:
-            _keep_receipt(answered, claims, receipt, secure=scheme == "https")
+            _keep_receipt(answered, claims, receipt, secure=secure)
         return answered
 
     @staticmethod
@@ -372,13 +388,20 @@ class FormService(ServerResources):
         )
 
     @staticmethod
-    def _to_thanks(receipt: str, lang: str, place: Place) -> Response:
-        suffix = "&lang=en" if lang == "en" else ""
-        return RedirectResponse(f"{place.thanks}?r={receipt}{suffix}", status_code=303)
+    def _to_thanks(receipt: str, lang: str, place: Place, *, secure: bool) -> Response:
+        """303 to the thank-you page, the receipt in its cookie (the language, which names
+        no one, stays in the address)."""
+        query = "?lang=en" if lang == "en" else ""
+        answered = RedirectResponse(place.thanks + query, status_code=303)
+        if receipt:
+            _set_receipt_cookie(answered, THANKS_COOKIE, receipt, THANKS_COOKIE_SECONDS,
+                                samesite="strict", secure=secure)
+        return answered
 
     async def _link_ended(
         self, error: LinkError, token: str, body: bytes, content_type: str, lang: str, place: Place,
-        cookies: dict[str, str] | None = None, claims: LinkClaims | None = None,
+        cookies: dict[str, str] | None = None, claims: LinkClaims | None = None, *,
+        secure: bool,
     ) -> Response:
         """The error page; but a retry of a form stored before the link ended gets its receipt,
         and a used single-use link says so."""
@@ -390,7 +413,7 @@ class FormService(ServerResources):
             except OperationalError:
                 receipt = None
             if receipt:
-                return self._to_thanks(receipt, lang, place)
+                return self._to_thanks(receipt, lang, place, secure=secure)
         if error.reason == "used" and claims is not None:
             return self._used_page(claims, cookies or {}, lang)
         return message_response(error.reason, lang)
@@ -431,25 +454,31 @@ class FormService(ServerResources):
     # -- GET /s/<token>/cam-on --
 
     def _thanks(self, token: str, receipt: str, lang: str) -> Response:
+        """The thank-you page; the receipt (from the cookie) only when it is one of this
+        campaign's. Without one (no cookie, expired, forged, another link's) the same page
+        without a receipt: it neither claims a form was recorded nor says one was lost. A
+        citizen who reloads after the cookie expired has sent the form (the redirect came
+        only after it was stored); "receipt not found" would invite a second, new form."""
         try:
             claims = read_token(token, secret=self.secret, allow_expired=True)
         except LinkError as exc:
             return message_response(exc.reason, lang)
-        if not is_receipt(receipt):
-            return message_response("receipt_unknown", lang)
+        shown, header = "", None
         try:
             with new_session(self.engine) as session:
-                if not campaign_has_receipt(
-                    session=session, campaign_id=claims.campaign_id, receipt=receipt
-                ):
-                    return message_response("receipt_unknown", lang)
                 campaign = get_campaign(session=session, campaign_id=claims.campaign_id)
-                header = self._form_of(session, campaign).header
-        except OperationalError:
+                if campaign is not None:
+                    header = self._form_of(session, campaign).header
+                    if is_receipt(receipt) and campaign_has_receipt(
+                        session=session, campaign_id=campaign.id, receipt=receipt
+                    ):
+                        shown = receipt
+        except OperationalError:  # the database is away: the code shown unchecked (a forged
+            # one reveals nothing), so a citizen sees the receipt just handed over
             remembered = self._remembered_form(claims.campaign_id)
             header = remembered.header if remembered else None
-        return html_page(render_thanks(receipt=receipt, lang=lang, header=header), 200,
-                         _THANKS_HEADERS)
+            shown = receipt if is_receipt(receipt) else ""
+        return html_page(render_thanks(receipt=shown, lang=lang, header=header))
 
     # -- the endpoints --
 
@@ -521,7 +550,8 @@ class FormService(ServerResources):
         lang = normal_lang(request.query_params.get("lang"))
         try:
             return await run_in_threadpool(
-                self._thanks, request.path_params["token"], request.query_params.get("r", ""), lang
+                self._thanks, request.path_params["token"],
+                request.cookies.get(THANKS_COOKIE, ""), lang,
             )
         except Exception:
             _LOG.exception("form: unexpected error on the thank-you page")
@@ -533,11 +563,20 @@ def _receipt_cookie(claims: LinkClaims) -> str:
 
 
 def _keep_receipt(response: Response, claims: LinkClaims, receipt: str, *, secure: bool) -> None:
-    """Let this browser show the receipt when the used link is opened again: a cookie with
-    no path (so scoped to the link's address), kept until the link expires."""
+    """Let this browser show the receipt when the used link is opened again: kept until the
+    link expires, and Lax (not Strict) so that opening the link from a message still shows it."""
     seconds = int((claims.expires_at - utcnow()).total_seconds())
-    response.set_cookie(_receipt_cookie(claims), receipt, max_age=max(seconds, 60), path=None,
-                        httponly=True, samesite="lax", secure=secure)
+    _set_receipt_cookie(response, _receipt_cookie(claims), receipt, max(seconds, 60),
+                        samesite="lax", secure=secure)
+
+
+def _set_receipt_cookie(
+    response: Response, name: str, receipt: str, seconds: int, *, samesite: str, secure: bool
+) -> None:
+    """A receipt cookie: HttpOnly, with no Path attribute (so scoped by the browser to the
+    directory of the address posted to, the link's own /s/<token>/)."""
+    response.set_cookie(name, receipt, max_age=seconds, path=None, httponly=True,
+                        samesite=samesite, secure=secure)
 
 
 def form_routes(

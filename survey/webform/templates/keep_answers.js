@@ -43,7 +43,7 @@ document.addEventListener("DOMContentLoaded", function () {
     fetch(form.action, {method: "POST", body: new URLSearchParams(new FormData(form)),
                         credentials: "same-origin"}).then(function (answer) {
       busy = false;
-      if (answer.ok && /\/cam-on\?/.test(answer.url)) {
+      if (answer.ok && /\/cam-on(\?|$)/.test(answer.url)) {
         store.removeItem(id);
         location.assign(answer.url);
       } else if (answer.status >= 500) {

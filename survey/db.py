@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel, create_engine
 from survey import models  # noqa: F401  (registers the tables)
 from survey.config import settings
 from survey.filemodes import restrict_sqlite_files
+from survey.storage import StorageError
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -112,7 +113,12 @@ def create_schema(engine: Engine) -> str:
         if "alembic_version" in tables:
             from alembic.migration import MigrationContext
 
-            if MigrationContext.configure(connection).get_current_revision() == head:
+            revision = MigrationContext.configure(connection).get_current_revision()
+            known = {script.revision
+                     for script in ScriptDirectory.from_config(config).walk_revisions()}
+            if revision is not None and revision not in known:
+                raise StorageError("database.newer", revision=revision)
+            if revision == head:
                 outcome = "current"
             else:
                 command.upgrade(config, "head")

@@ -11,6 +11,14 @@ from __future__ import annotations
 from survey.text import Text
 
 MESSAGES: dict[str, Text] = {
+    # the database itself
+    "database.newer": Text(
+        "Cơ sở dữ liệu đã được một phiên bản mới hơn của phần mềm nâng cấp (bản sửa đổi "
+        "{revision}), phiên bản đang chạy không đọc được. Hãy cài phiên bản mới nhất của phần "
+        "mềm; dữ liệu không bị thay đổi.",
+        "The database was upgraded by a newer version of this software (revision {revision}), "
+        "which the running version cannot read. Install the latest version; the data were not "
+        "changed."),
     # periods
     "period.invalid": Text(
         "“{text}” không phải là một kỳ. Hãy ghi theo dạng Quý 3/2024 (hoặc 2024-Q3), "

@@ -265,3 +265,26 @@ def test_rows_of_imports_made_before_row_fingerprints_are_recognised_after_the_u
         assert "3 row(s) were already imported" in str(refused.value)
         assert "row 3, 4, 5." in str(refused.value) and "'cu.csv'" in str(refused.value)
     engine.dispose()
+
+
+def test_a_database_upgraded_by_a_newer_release_is_refused_plainly_and_left_alone(
+        empty_url, monkeypatch, capsys):
+    from survey.cli import main
+    from survey.storage import StorageError
+
+    engine = make_engine(empty_url)
+    create_schema(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    with pytest.raises(StorageError) as refused:
+        create_schema(engine)
+    assert "phiên bản mới hơn" in refused.value.render("vi")
+    assert "0099_from_the_future" in refused.value.render("vi")
+    monkeypatch.setenv("SURVEY_DATABASE_URL", empty_url)
+    assert main(["score", "--questionnaire", "dtxhh-haugiang", "--json"]) == 2
+    error = capsys.readouterr().err
+    assert "newer version" in error and "Traceback" not in error and "unexpected" not in error
+    with engine.connect() as connection:  # nothing was changed
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
+            "0099_from_the_future")
+    engine.dispose()

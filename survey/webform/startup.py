@@ -54,8 +54,12 @@ async def form_lifespan(app: Any) -> AsyncIterator[None]:
     Runs in a thread so the event loop stays free. A database that is down at
     startup is logged, not fatal: the form answers 503 until it is reachable.
     """
+    from survey.storage import StorageError
+
     try:
         await asyncio.to_thread(_initialise_database)
+    except StorageError as error:  # e.g. a database upgraded by a newer release: said plainly
+        _LOG.error("startup: %s", error)
     except Exception:
         _LOG.exception("startup: the database could not be initialised")
     freeze_startup_objects()

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_ui import fmt, lang, level, plain, require_scope, session, show_error, t
+from app_ui import fmt, lang, level, plain, require_scope, session, show_error, t, upload_file
 from survey.auth import AccessDenied, require_unit, visible_organisations
 from survey.dashboard import load_source, period_scores, rank_text
 from survey.formatting import parse_number
@@ -47,9 +47,9 @@ with session() as db:
 
 st.subheader(t("Bảng điểm thẩm định", "Appraisal table"))
 editable = scope.can_manage("par")
-upload = st.file_uploader(t("Nhập từ tệp CSV (cột criterion, max, self, appraised)",
-                            "Import from CSV (columns criterion, max, self, appraised)"),
-                          type=["csv"], disabled=not editable)
+upload = upload_file(t("Nhập từ tệp CSV (cột criterion, max, self, appraised)",
+                       "Import from CSV (columns criterion, max, self, appraised)"),
+                     ["csv"], key="par_upload", disabled=not editable)
 rows = stored_rows
 stated_maximum = stored_maximum
 if upload is not None:

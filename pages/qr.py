@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from app_ui import download, lang, plain, require_scope, session, show_error, t
+from app_ui import download, lang, plain, require_scope, session, show_error, t, upload_file
 from survey.auth import AccessDenied, visible_organisations
 from survey.config import settings
 from survey.links import (
@@ -168,9 +168,9 @@ if not may_open:
     st.caption(t("Cần quyền quản lý đợt khảo sát.", "Needs the right to manage campaigns."))
 else:
     with st.form("single_use_links"):
-        cases_file = st.file_uploader(
+        cases_file = upload_file(
             t("Danh sách hồ sơ (CSV có cột ma_ho_so)", "Case list (CSV with a column ma_ho_so)"),
-            type=["csv"])
+            ["csv"], key="single_use_cases")
         how_many = st.number_input(
             t("…hoặc số đường dẫn không gắn hồ sơ", "…or a number of links tied to no case"),
             min_value=0, max_value=MAX_LINKS, value=0, step=10)

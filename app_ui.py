@@ -163,7 +163,11 @@ def download(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:
     """The `data` of a download button: the file is made only when the button is clicked,
     and only while the session that drew the page is still valid (not signed out, not idle
     or too old, password unchanged, account and unit active). Otherwise nothing is delivered,
-    however long the page has been open."""
+    however long the page has been open.
+
+    Its button takes `on_click="ignore"`: a click that reran the page would register the
+    page's files again under new ids, and a second button clicked during that rerun asked
+    for an id already dropped ("Deferred file … not found": its download never came)."""
     token = _page_token()
     bound = engine()
 
@@ -351,6 +355,12 @@ def include_flagged_toggle() -> bool:
                "Bursts from one network address and bot-filled forms are stored flagged for "
                "review; switch off to see the scores without them."),
     )
+
+
+def key_columns(*names: str) -> dict:
+    """`column_config` pinning a wide table's key columns (the unit's or criterion's name) to
+    its left edge, so on a phone they stay in view while the other columns scroll past."""
+    return {name: st.column_config.Column(pinned=True, width="medium") for name in names}
 
 
 # --- file uploads -------------------------------------------------------------------------------

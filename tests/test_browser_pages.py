@@ -13,6 +13,7 @@ opens its page as the browser's first Streamlit page.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -231,5 +232,29 @@ def test_sign_in_link_of_a_deep_link_names_it_and_its_choices(server, browser):
         link.wait_for()
         assert re.fullmatch(r"/dang-nhap\?next=/diem-don-vi%3Funit%3DHG10%26period%3D2024-Q2",
                             link.get_attribute("href"))
+    finally:
+        context.close()
+
+
+def test_three_downloads_clicked_at_once_all_arrive(server, browser):
+    """Issue 12: three download buttons clicked within a second each deliver their file (none
+    left spinning on "Deferred file … not found")."""
+    context, page = signed_in_page(browser, server, "thads")
+    try:
+        page.goto(server.base_url + "/diem-don-vi?unit=HG01&period=2024-Q4")
+        page.get_by_role("heading", name="Cục Thi hành án dân sự tỉnh Hậu Giang — Quý 4/2024"
+                         ).wait_for()
+        buttons = page.locator('[data-testid="stDownloadButton"] button')
+        excel, word, answers = (buttons.filter(has_text=name) for name in (
+            "Báo cáo Excel của đơn vị", "Báo cáo Word của đơn vị", "Phiếu trả lời (CSV"))
+        with page.expect_download(lambda d: d.suggested_filename.endswith(".xlsx")) as xlsx, \
+                page.expect_download(lambda d: d.suggested_filename.endswith(".docx")) as docx, \
+                page.expect_download(lambda d: d.suggested_filename.startswith("phieu-")) as csv:
+            for button in (excel, word, answers):
+                button.click(no_wait_after=True)
+        for download, magic in ((xlsx, b"PK"), (docx, b"PK"), (csv, None)):
+            assert download.value.failure() is None
+            content = Path(download.value.path()).read_bytes()
+            assert content[:2] == magic if magic else content.count(b"\n") > 100
     finally:
         context.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -15,6 +15,7 @@ from survey.auth import AccessDenied, Scope, scope_of
 from survey.bootstrap import initialise
 from survey.config import SettingsError, settings
 from survey.db import new_session, shared_engine
+from survey.navigation import DEFAULT_URL, HOME_URL, PAGE_ICON, PAGES
 from survey.sessions import COOKIE_NAME as SESSION_COOKIE
 from survey.sessions import (
     end_session,
@@ -26,37 +27,6 @@ from survey.sessions import (
 from survey.storage.sessions import revoke_staff_session
 from survey.storage.users import get_user
 from survey.text import Text, render_error
-
-
-@dataclass(frozen=True)
-class PageSpec:
-    path: str
-    vi: str
-    en: str
-    url: str
-    icon: str
-    section: str  # "report" or "admin"
-    right: str | None = None  # a Scope.can_manage right, None = every signed-in user
-
-
-PAGES = (
-    PageSpec("pages/home.py", "Tổng quan", "Overview", "tong-quan", ":material/home:", "report"),
-    PageSpec("pages/unit.py", "Điểm đơn vị", "Unit score", "diem-don-vi", ":material/monitoring:", "report"),
-    PageSpec("pages/province.py", "Toàn tỉnh", "Province", "toan-tinh", ":material/leaderboard:", "report"),
-    PageSpec("pages/par.py", "Chỉ số PAR", "PAR index", "chi-so-par", ":material/workspace_premium:", "report"),
-    PageSpec("pages/qr.py", "Mã QR & áp phích", "QR codes & posters", "ma-qr", ":material/qr_code_2:",
-             "admin", "campaigns"),
-    PageSpec("pages/admin_import.py", "Nhập phiếu giấy", "Import paper forms", "nhap-phieu",
-             ":material/upload_file:", "admin", "imports"),
-    PageSpec("pages/admin_users.py", "Tài khoản", "Accounts", "tai-khoan", ":material/group:",
-             "admin", "users"),
-    PageSpec("pages/admin_units.py", "Đơn vị", "Units", "don-vi", ":material/account_tree:",
-             "admin", "units"),
-    PageSpec("pages/admin_questionnaires.py", "Phiếu khảo sát", "Questionnaires", "phieu-khao-sat",
-             ":material/description:", "admin", "questionnaires"),
-    PageSpec("pages/admin_audit.py", "Nhật ký", "Audit log", "nhat-ky", ":material/history:",
-             "admin", "audit"),
-)
 
 
 @st.cache_resource(show_spinner="Đang chuẩn bị cơ sở dữ liệu…")
@@ -193,7 +163,11 @@ def download(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:
     """The `data` of a download button: the file is made only when the button is clicked,
     and only while the session that drew the page is still valid (not signed out, not idle
     or too old, password unchanged, account and unit active). Otherwise nothing is delivered,
-    however long the page has been open."""
+    however long the page has been open.
+
+    Its button takes `on_click="ignore"`: a click that reran the page would register the
+    page's files again under new ids, and a second button clicked during that rerun asked
+    for an id already dropped ("Deferred file … not found": its download never came)."""
     token = _page_token()
     bound = engine()
 
@@ -247,7 +221,7 @@ def run_navigation() -> None:
     page's address shows the sign-in page, which sends the user back to it after signing in;
     signed in, a page the role may not open explains why; "/" goes to "Tổng quan"
     (and /tong-quan shows it too)."""
-    st.set_page_config(page_title="Khảo sát CCHC", page_icon=":material/ballot:", layout="wide")
+    st.set_page_config(page_title="Khảo sát CCHC", page_icon=PAGE_ICON, layout="wide")
     with st.sidebar:
         st.radio(
             "Ngôn ngữ / Language",
@@ -263,13 +237,16 @@ def run_navigation() -> None:
         st.stop()
     scope = current_scope()
     if scope is None:
-        login = st.Page("pages/login.py", title=t("Đăng nhập", "Sign in"), url_path="dang-nhap",
+        # The default page has the same address (so the same page hash) signed in and out:
+        # a rerun that crosses a sign-in or a sign-out always finds its page.
+        login = st.Page("pages/login.py", title=t("Đăng nhập", "Sign in"), url_path=DEFAULT_URL,
                         icon=":material/login:", default=True)
         aliases = [st.Page("pages/login.py", title=t("Đăng nhập", "Sign in"), url_path=spec.url,
                            icon=":material/login:") for spec in PAGES]
         chosen = st.navigation([login, *aliases], position="hidden")
-        if chosen.url_path in {spec.url for spec in PAGES}:
-            st.session_state["requested_page"] = chosen.url_path
+        if chosen.url_path in {spec.url for spec in PAGES}:  # with its choices (?unit=…)
+            query = urlencode(st.query_params.to_dict())
+            st.session_state["requested_page"] = chosen.url_path + (f"?{query}" if query else "")
         chosen.run()
         return
     st.session_state.pop("requested_page", None)
@@ -290,14 +267,14 @@ def run_navigation() -> None:
                                   icon=spec.icon, visibility="hidden"))
             continue
         title = t("Báo cáo", "Reports") if spec.section == "report" else t("Quản trị", "Administration")
-        home = spec.url == "tong-quan"
+        home = spec.url == HOME_URL
         page = st.Page(spec.path, title=t(spec.vi, spec.en), icon=spec.icon, default=home,
-                       url_path="trang-chu" if home else spec.url)
+                       url_path=DEFAULT_URL if home else spec.url)
         sections.setdefault(title, []).append(page)
     # "Tổng quan" is the default page, served at "/" (Streamlit ignores a default page's
     # url_path); its declared address /tong-quan is a hidden alias of the same page.
     reports = sections.setdefault(t("Báo cáo", "Reports"), [])
-    reports.append(st.Page("pages/home.py", title=t("Tổng quan", "Overview"), url_path="tong-quan",
+    reports.append(st.Page("pages/home.py", title=t("Tổng quan", "Overview"), url_path=HOME_URL,
                            icon=":material/home:", visibility="hidden"))
     reports.extend(hidden)
     st.navigation(sections).run()
@@ -378,3 +355,42 @@ def include_flagged_toggle() -> bool:
                "Bursts from one network address and bot-filled forms are stored flagged for "
                "review; switch off to see the scores without them."),
     )
+
+
+def key_columns(*names: str) -> dict:
+    """`column_config` pinning a wide table's key columns (the unit's or criterion's name) to
+    its left edge, so on a phone they stay in view while the other columns scroll past."""
+    return {name: st.column_config.Column(pinned=True, width="medium") for name in names}
+
+
+# --- file uploads -------------------------------------------------------------------------------
+
+
+def _css_text(text: str) -> str:
+    """A CSS string literal holding `text`."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def upload_file(label: str, types: list[str], key: str, *, max_mb: int | None = None,
+           help: str | None = None, disabled: bool = False):
+    """`st.file_uploader` whose limit is the product's own (`max_mb`, else the server's
+    `server.maxUploadSize`), stated in the help. In a Vietnamese session Streamlit's own
+    English texts ("Upload", "20MB per file • CSV", "Drag and drop a file here") are drawn in
+    Vietnamese by a small style scoped to this uploader (its `st-key-…` class); in an English
+    session Streamlit's texts stay."""
+    limit = max_mb or int(st.get_option("server.maxUploadSize"))
+    kinds = ", ".join(kind.upper() for kind in types)
+    stated = t(f"Tối đa {limit} MB mỗi tệp • {kinds}", f"Up to {limit} MB per file • {kinds}")
+    if lang() == "vi":
+        scope = f'.st-key-{key} [data-testid="stFileUploaderDropzone"]'
+        replaced = {  # Streamlit's text (hidden, also from innerText) → ours, drawn after it
+            f'{scope} [data-testid="stFileUploaderDropzoneInstructions"] span': (stated, ".875rem"),
+            f'{scope} button [data-testid="stMarkdownContainer"] p': ("Chọn tệp", ".875rem"),
+            f"{scope} > input + div": ("Thả tệp vào đây", "1rem"),  # shown while dragging
+        }
+        st.html("<style>" + "".join(
+            f"{where}{{visibility:hidden;font-size:0}}"
+            f"{where}::after{{visibility:visible;font-size:{size};content:{_css_text(text)}}}"
+            for where, (text, size) in replaced.items()) + "</style>")
+    return st.file_uploader(label, type=types, key=key, max_upload_size=limit,
+                            help=help or stated, disabled=disabled)

@@ -31,6 +31,8 @@ else:
     except SettingsError as error:
         raise SystemExit(f"survey: {error.render('vi')}\nsurvey: {error}") from None
 
+    from streamlit.runtime.pages_manager import PagesManager
+
     from survey.webform.dispatch import PrefixDispatch, light_app
     from survey.webform.hardening import StaffAppGuard
     from survey.webform.peer import keep_connection_peer
@@ -38,6 +40,14 @@ else:
     from survey.webform.staff_routes import staff_routes
     from survey.webform.startup import form_lifespan
     from survey.webform.tcp import disable_nagle_on_accepted_sockets
+
+    # The pages live in `pages/`, beside this script, and are declared with st.navigation.
+    # Streamlit takes a `pages/` folder for its older multipage mode until the process's first
+    # st.navigation call: on a freshly started server, every session that opens before then
+    # (the first one waits for the database) got a navigation of the folder's file names and,
+    # on a deep link (/nhap-phieu), its English "Page not found" dialog over the right page.
+    # The app is st.navigation-only from the start.
+    PagesManager.uses_pages_directory = False
 
     disable_nagle_on_accepted_sockets()
     keep_connection_peer()  # the client address comes from the connection (SURVEY_TRUST_PROXY)

@@ -5,10 +5,10 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from app_ui import lang, plain, require_scope, session, show_error, t
+from app_ui import lang, plain, require_scope, session, show_error, t, upload_file
 from survey import admin
 from survey.auth import AccessDenied, visible_organisations
-from survey.importer import ImportFailed
+from survey.importer import MAX_FILE_BYTES, ImportFailed
 from survey.storage import StorageError
 from survey.storage.questionnaires import (
     default_questionnaire_version,
@@ -65,8 +65,9 @@ if scope.role in ("admin", "province"):
         parent_code = st.selectbox(t("Trực thuộc (cho đơn vị mới)", "Parent of new units"), list(units),
                                    format_func=lambda c: f"{c} — {units[c]}", key="import_parent")
 
-upload = st.file_uploader(t("Tệp phiếu đã nhập liệu (.csv, .xlsx)", "Typed-in forms (.csv, .xlsx)"),
-                          type=["csv", "xlsx"], key=f"import_upload_{st.session_state.get(UPLOADS, 0)}")
+upload = upload_file(t("Tệp phiếu đã nhập liệu (.csv, .xlsx)", "Typed-in forms (.csv, .xlsx)"),
+                     ["csv", "xlsx"], key=f"import_upload_{st.session_state.get(UPLOADS, 0)}",
+                     max_mb=MAX_FILE_BYTES // 2**20)
 if upload is None:
     st.stop()
 if default is not None and version_id == default.id:

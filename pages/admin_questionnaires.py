@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_ui import lang, plain, require_scope, session, show_error, t
+from app_ui import lang, plain, require_scope, session, show_error, t, upload_file
 from survey import admin
 from survey.auth import AccessDenied
 from survey.questionnaire import Questionnaire, QuestionnaireError
@@ -68,9 +68,8 @@ def show_preview(questionnaire: Questionnaire) -> None:
 
 
 st.subheader(t("Đăng ký phiếu từ tệp YAML", "Register a questionnaire file (YAML)"))
-upload = st.file_uploader(t("Tệp phiếu khảo sát (.yaml)", "Questionnaire file (.yaml)"),
-                          type=["yaml", "yml"],
-                          key=f"questionnaire_upload_{st.session_state.get(UPLOADS, 0)}")
+upload = upload_file(t("Tệp phiếu khảo sát (.yaml)", "Questionnaire file (.yaml)"),
+                     ["yaml", "yml"], key=f"questionnaire_upload_{st.session_state.get(UPLOADS, 0)}")
 if upload is None:
     st.stop()
 content = upload.getvalue()

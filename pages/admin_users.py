@@ -75,9 +75,12 @@ with create_tab, st.form("user_create", clear_on_submit=True):
     username = st.text_input(t("Tên đăng nhập", "Username"), key="user_create_name")
     role = st.selectbox(t("Vai trò", "Role"), roles, index=len(roles) - 1,
                         format_func=ROLE_NAMES.get, key="user_create_role")
+    # No unit is chosen for the admin: the first in the list is the province, and an account
+    # left on it would see the whole province whatever its role.
     unit = st.selectbox(t("Đơn vị (không dùng cho quản trị hệ thống)",
                           "Unit (not used for an administrator)"),
-                        unit_codes, format_func=unit_label, key="user_create_unit")
+                        unit_codes, index=None, format_func=unit_label, key="user_create_unit",
+                        placeholder=t("Chọn đơn vị của tài khoản", "Choose the account's unit"))
     st.caption(t("Một mật khẩu dùng một lần được tạo và hiện một lần sau khi lưu.",
                  "A one-time password is generated and shown once after saving."))
     if st.form_submit_button(t("Tạo tài khoản", "Create account"), type="primary",

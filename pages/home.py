@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_ui import require_scope, session, t
+from app_ui import key_columns, require_scope, session, t
 from survey.overview import questionnaires_table, responses_by_quarter, units_table
 
 st.title(t("Khảo sát sự hài lòng và chỉ số cải cách hành chính",
@@ -36,6 +36,7 @@ else:
         counts.rename(columns={"unit": t("Mã", "Code"), "name": t("Đơn vị", "Unit")}),
         hide_index=True,
         width="stretch",
+        column_config=key_columns(t("Đơn vị", "Unit")),
     )
 
 st.subheader(t("Đơn vị", "Units"))

@@ -8,6 +8,8 @@ session that ends exactly like the cookie's): it works where the cookie cannot r
 app (a proxy that drops it, cookies blocked).
 """
 
+from urllib.parse import quote
+
 import streamlit as st
 
 from app_ui import client_address, lang, plain, session, sign_in, t
@@ -22,7 +24,7 @@ LINK_STYLE = ("display:inline-block;padding:.6rem 1.6rem;border-radius:.5rem;bac
               "color:#fff;text-decoration:none;font-weight:600")
 requested = st.session_state.get("requested_page")  # a deep link opened while signed out
 query = "?" + "&".join((["lang=en"] if lang() == "en" else [])
-                       + ([f"next=/{requested}"] if requested else []))
+                       + ([f"next={quote('/' + requested, safe='/')}"] if requested else []))
 query = "" if query == "?" else query
 
 st.title(t("Đăng nhập", "Sign in"))

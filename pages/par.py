@@ -3,7 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from app_ui import fmt, lang, level, plain, require_scope, session, show_error, t
+from app_ui import (
+    fmt,
+    key_columns,
+    lang,
+    level,
+    plain,
+    require_scope,
+    session,
+    show_error,
+    t,
+    upload_file,
+)
 from survey.auth import AccessDenied, require_unit, visible_organisations
 from survey.dashboard import load_source, period_scores, rank_text
 from survey.formatting import parse_number
@@ -47,9 +58,9 @@ with session() as db:
 
 st.subheader(t("Bảng điểm thẩm định", "Appraisal table"))
 editable = scope.can_manage("par")
-upload = st.file_uploader(t("Nhập từ tệp CSV (cột criterion, max, self, appraised)",
-                            "Import from CSV (columns criterion, max, self, appraised)"),
-                          type=["csv"], disabled=not editable)
+upload = upload_file(t("Nhập từ tệp CSV (cột criterion, max, self, appraised)",
+                       "Import from CSV (columns criterion, max, self, appraised)"),
+                     ["csv"], key="par_upload", disabled=not editable)
 rows = stored_rows
 stated_maximum = stored_maximum
 if upload is not None:
@@ -176,7 +187,7 @@ else:
         t("Tỷ lệ %", "Percent"): [fmt(float(r.percentage)) for r in results],
         t("Xếp loại", "Class"): [r.classification for r in results],
         t("Cảnh báo", "Warnings"): [len(r.warnings) for r in results],
-    }), hide_index=True, width="stretch")
+    }), hide_index=True, width="stretch", column_config=key_columns(t("Đơn vị", "Unit")))
     st.caption(t("Hạng phần khảo sát kèm khoảng hạng 95% (sai số chọn mẫu của điểm khảo sát). ",
                  "Survey-part rank with its 95% rank interval (the survey score's sampling error). ")
                + distinguishable_sentence(survey_sets, lang()))

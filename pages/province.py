@@ -11,6 +11,7 @@ from app_ui import (
     fmt_interval,
     fmt_signed,
     include_flagged_toggle,
+    key_columns,
     lang,
     level,
     pick_family,
@@ -143,7 +144,8 @@ for index in indices:
     columns[t(f"Hạng theo {name.lower()}", f"Rank by {name.lower()}")] = ranking[prefix + "rank_label"]
 shown = pd.DataFrame(columns)
 event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun",
-                     selection_mode="single-row", key="ranking")
+                     selection_mode="single-row", key="ranking",
+                     column_config=key_columns(t("Đơn vị", "Unit")))
 selected = event.selection.rows if event and event.selection else []
 if selected:
     unit = ranking.iloc[selected[0]]["unit"]
@@ -197,7 +199,7 @@ st.download_button(
     data=download(lambda: province_workbook(report, lang=lang_now)),
     file_name=f"xep-hang-{family}-{period}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    icon=":material/download:",
+    icon=":material/download:", on_click="ignore",
 )
 st.download_button(
     t("Báo cáo Word toàn tỉnh" if whole else "Báo cáo Word các đơn vị được xem",
@@ -205,5 +207,5 @@ st.download_button(
     data=download(lambda: province_document(report, source=source, lang=lang_now)),
     file_name=f"bao-cao-{family}-{period}.docx",
     mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    icon=":material/download:",
+    icon=":material/download:", on_click="ignore",
 )

@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from app_ui import download, lang, plain, require_scope, session, show_error, t
+from app_ui import download, lang, plain, require_scope, session, show_error, t, upload_file
 from survey.auth import AccessDenied, visible_organisations
 from survey.config import settings
 from survey.links import (
@@ -127,15 +127,15 @@ else:
     # Every file is handed over only while the session that drew this page is valid.
     downloads.download_button(t("Tải mã QR (PNG)", "Download QR (PNG)"),
                               download(lambda: qr_png(url, box_size=20)),
-                              f"{name}.png", "image/png", icon=":material/download:")
+                              f"{name}.png", "image/png", icon=":material/download:", on_click="ignore")
     downloads.download_button(t("Tải mã QR (SVG)", "Download QR (SVG)"),
                               download(lambda: qr_svg(url)),
-                              f"{name}.svg", "image/svg+xml", icon=":material/download:")
+                              f"{name}.svg", "image/svg+xml", icon=":material/download:", on_click="ignore")
     try:
         poster = poster_pdf((poster_content(link),))  # now, so that a font problem shows here
         downloads.download_button(t("Tải áp phích A4 (PDF)", "Download A4 poster (PDF)"),
                                   download(lambda: poster), f"ap-phich-{unit.code}-{period}.pdf",
-                                  "application/pdf", icon=":material/picture_as_pdf:")
+                                  "application/pdf", icon=":material/picture_as_pdf:", on_click="ignore")
     except PosterFontError as error:
         show_error(error)
     if may_open:
@@ -174,9 +174,9 @@ if not may_open:
     st.caption(t("Cần quyền quản lý đợt khảo sát.", "Needs the right to manage campaigns."))
 else:
     with st.form("single_use_links"):
-        cases_file = st.file_uploader(
+        cases_file = upload_file(
             t("Danh sách hồ sơ (CSV có cột ma_ho_so)", "Case list (CSV with a column ma_ho_so)"),
-            type=["csv"])
+            ["csv"], key="single_use_cases")
         how_many = st.number_input(
             t("…hoặc số đường dẫn không gắn hồ sơ", "…or a number of links tied to no case"),
             min_value=0, max_value=MAX_LINKS, value=0, step=10)
@@ -211,7 +211,7 @@ else:
             t(f"Tải {ready_links[2]} đường dẫn", f"Download {ready_links[2]} links"),
             download(lambda: ready_links[1]), ready_links[0],
             "application/pdf" if ready_links[0].endswith(".pdf") else "text/csv",
-            icon=":material/download:")
+            icon=":material/download:", on_click="ignore")
 
 st.subheader(t("Áp phích của tất cả đơn vị", "Posters of every unit"))
 with session() as db:
@@ -248,4 +248,4 @@ else:
     if ready and ready[0] == f"ap-phich-{province.code}-{period}-{version.family}.pdf":
         st.download_button(t(f"Tải {ready[2]} áp phích (PDF)", f"Download {ready[2]} posters (PDF)"),
                            download(lambda: ready[1]), ready[0], "application/pdf",
-                           icon=":material/picture_as_pdf:")
+                           icon=":material/picture_as_pdf:", on_click="ignore")

@@ -13,6 +13,7 @@ from app_ui import (
     fmt_p,
     fmt_signed,
     include_flagged_toggle,
+    key_columns,
     lang,
     level,
     pick_family,
@@ -148,7 +149,8 @@ shown = pd.DataFrame({
     t(f"{ci_label()} của thay đổi", f"{ci_label()} of change"): [fmt_interval(lo, hi) for lo, hi in zip(table["change_ci_low"], table["change_ci_high"], strict=True)],
     t("Đánh giá", "Reading"): table["verdict"],
 })
-st.dataframe(shown, hide_index=True, width="stretch")
+st.dataframe(shown, hide_index=True, width="stretch",
+             column_config=key_columns(t("Tiêu chí", "Dimension")))
 if report.fell_most:
     fell_title = next((c.title.get(lang()) for c in report.questionnaire.criteria
                        if c.code == report.fell_most), report.fell_most)
@@ -282,7 +284,7 @@ with left:
         data=download(lambda: unit_workbook(report, against=against, lang=lang_now)),
         file_name=f"bao-cao-{unit}-{period}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        icon=":material/download:",
+        icon=":material/download:", on_click="ignore",
     )
     st.download_button(
         t("Báo cáo Word của đơn vị", "Unit report (Word)"),
@@ -290,7 +292,7 @@ with left:
                                             lang=lang_now)),
         file_name=f"bao-cao-{unit}-{period}.docx",
         mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        icon=":material/download:",
+        icon=":material/download:", on_click="ignore",
     )
 with right:
     database = engine()
@@ -305,7 +307,7 @@ with right:
 
     st.download_button(t("Phiếu trả lời (CSV, ẩn danh)", "Responses (CSV, anonymised)"),
                        data=download(responses_csv), file_name=f"phieu-{unit}.csv", mime="text/csv",
-                       icon=":material/download:")
+                       icon=":material/download:", on_click="ignore")
     st.download_button(t("Từ điển dữ liệu (CSV)", "Codebook (CSV)"), data=download(codebook_csv),
                        file_name=f"tu-dien-{family}.csv", mime="text/csv",
-                       icon=":material/download:")
+                       icon=":material/download:", on_click="ignore")

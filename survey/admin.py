@@ -228,6 +228,9 @@ def _check_assignment(session: Session, scope: Scope, role: str, unit_code: str 
     organisation = require_unit(session=session, scope=scope, code=unit_code)
     if not organisation.active:
         raise StorageError("unit.deactivated", code=unit_code)
+    if role == "unit" and organisation.kind == "province":
+        raise StorageError("account.unit_role_on_province", code=organisation.code,
+                           name=organisation.name)
     return organisation.code
 
 

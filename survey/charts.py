@@ -109,12 +109,32 @@ def responses_chart(counts: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMi
     return _localised(chart, lang)
 
 
+CRITERION_AXIS_LIMIT = 40  # characters of a criterion's name on a heatmap axis
+QUESTION_AXIS_LIMIT = 30  # characters of a question's text on a heatmap axis
+
+
+def _axis_names(codes: pd.Series, names: pd.Series, limit: int,
+                prefix_code: bool = False) -> pd.Series:
+    """Short axis labels of names cut at a word boundary ('code name' when `prefix_code`, or
+    when two names would shorten alike), so a heatmap's axis reads as names, not codes."""
+    short = names.astype(str).map(lambda name: _short_title(name, limit))
+    distinct = dict(zip(codes, short, strict=True))
+    if prefix_code or len(set(distinct.values())) < len(distinct):
+        return codes.astype(str) + " " + short
+    return short
+
+
 def heatmap(criteria: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
-    """Units × dimensions, coloured by % of maximum (criteria: unit, unit_name, code, percent)."""
-    data = criteria.assign(label=lambda f: f["percent"].round(0))
+    """Units × criteria, coloured by % of maximum (criteria: unit, unit_name, code, title,
+    percent, score); the criteria axis shows their names (shortened at a word boundary, the
+    full name in the tooltip), in the questionnaire's order."""
+    data = criteria.assign(label=lambda f: f["percent"].round(0),
+                           name=lambda f: _axis_names(f["code"], f["title"], CRITERION_AXIS_LIMIT))
     units = list(dict.fromkeys(data["unit"]))
     base = alt.Chart(data).encode(
-        x=alt.X("code:O", title=_labels(lang, "Tiêu chí", "Dimension"), axis=alt.Axis(labelAngle=0)),
+        x=alt.X("name:N", title=_labels(lang, "Tiêu chí", "Dimension"),
+                sort=list(dict.fromkeys(data["name"])),
+                axis=alt.Axis(labelAngle=-30, labelLimit=220)),
         y=alt.Y("unit:O", title=_labels(lang, "Đơn vị", "Unit"), sort=units),
     )
     cells = base.mark_rect().encode(
@@ -213,17 +233,23 @@ def pareto_chart(questions: pd.DataFrame, *, lang: str = "vi", top: int | None =
 
 
 def lost_heatmap(long: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
-    """Units × questions, coloured by the share of the question's points lost
-    (long: unit, unit_name, code, points, lost, from `survey.diagnosis.province_questions`)."""
-    data = long.dropna(subset=["lost"]).assign(pct=lambda f: 100 * f["lost"] / f["points"])
+    """Units × questions, coloured by the share of the question's points lost (long: unit,
+    unit_name, code, text, points, lost, from `survey.diagnosis.province_questions`); the
+    question axis shows each question's code and its text shortened at a word boundary (the
+    full text in the tooltip), in the questionnaire's order."""
+    data = long.dropna(subset=["lost"]).assign(
+        pct=lambda f: 100 * f["lost"] / f["points"],
+        name=lambda f: _axis_names(f["code"], f["text"], QUESTION_AXIS_LIMIT, prefix_code=True))
     chart = alt.Chart(data).mark_rect().encode(
-        x=alt.X("code:O", title=_labels(lang, "Câu hỏi", "Question"), sort=list(dict.fromkeys(
-            data["code"]))),
+        x=alt.X("name:N", title=_labels(lang, "Câu hỏi", "Question"),
+                sort=list(dict.fromkeys(data["name"])),
+                axis=alt.Axis(labelAngle=-45, labelLimit=220)),
         y=alt.Y("unit:O", title=_labels(lang, "Đơn vị", "Unit")),
         color=alt.Color("pct:Q", title="% " + _labels(lang, "điểm bị mất", "points lost"),
                         scale=alt.Scale(scheme="reds")),
         tooltip=[alt.Tooltip("unit_name:N", title=_labels(lang, "Đơn vị", "Unit")),
                  alt.Tooltip("code:N", title=_labels(lang, "Câu", "Question")),
+                 alt.Tooltip("text:N", title=_labels(lang, "Nội dung", "Question text")),
                  alt.Tooltip("lost:Q", title=_labels(lang, "Điểm bị mất", "Points lost"),
                              format=".2f"),
                  alt.Tooltip("pct:Q", format=".0f")],

@@ -485,6 +485,8 @@ def province_questions(responses: pd.DataFrame, questionnaire: Questionnaire, pe
     })
     long["unit_name"] = long["unit"].map(names)
     long["lost"] = long["points"] - long["score"]
+    text = {q.code: q.text.get(lang) for q in questionnaire.questions}
+    long["text"] = long["code"].map(text)
     defined = np.isfinite(values["score"])
     count = defined.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -494,7 +496,6 @@ def province_questions(responses: pd.DataFrame, questionnaire: Questionnaire, pe
     df = np.where(defined, values["df"], 0.0).sum(axis=0)
     n = values["n"].sum(axis=0)
     interval = estimates_with_intervals(mean, variance, points, df, n, level)
-    text = {q.code: q.text.get(lang) for q in questionnaire.questions}
     province = pd.DataFrame({
         "criterion": [q.criterion for q in questionnaire.questions], "code": codes,
         "text": [text[c] for c in codes], "points": points, "score": interval["score"],

@@ -229,6 +229,11 @@ MESSAGES: dict[str, Text] = {
                            "user {username} already exists"),
     "account.role_needs_unit": Text("Vai trò {role} cần gắn với một đơn vị: hãy chọn đơn vị.",
                                     "role {role} needs a unit"),
+    "account.unit_role_on_province": Text(
+        "“{code} — {name}” là cả tỉnh: tài khoản cấp đơn vị cần gắn với một đơn vị của tỉnh "
+        "(hãy chọn đơn vị), hoặc chọn vai trò cấp tỉnh.",
+        "{code} is the whole province: a unit account needs one of its units (or the province "
+        "role)"),
     "account.last_admin": Text("“{username}” là quản trị hệ thống cuối cùng còn hoạt động: hãy "
                                "tạo thêm một quản trị hệ thống trước.",
                                "{username} is the last active admin: add another admin first"),

@@ -17,6 +17,7 @@ from survey.storage.audit import read_audit
 from survey.storage.organisations import add_organisation, get_organisation
 from survey.storage.questionnaires import get_questionnaire_version
 from survey.storage.users import get_user
+from survey.text import render_error
 
 PASSWORD = "correct horse battery"
 SMALL_YAML = """\
@@ -187,6 +188,30 @@ def test_a_province_user_cannot_create_a_user_outside_its_province(db):
                                           unit_code="HG01a")
     assert user.organisation_id == get_organisation(session=db, code="HG01a").id
     assert last_audit(db)[:2] == ("so", "user_created")
+
+
+def test_a_unit_account_is_never_placed_on_the_whole_province(db):
+    """Issue 12: a unit account needs a unit; one on the province itself would see the whole
+    province. Refused with a message naming the province, nothing stored or audited."""
+    province = get_organisation(session=db, code="HG")
+    province.kind = "province"
+    db.add(province)
+    db.commit()
+    before = count_audit(db)
+    for unit_code in (None, "HG"):
+        with pytest.raises(StorageError) as refused:
+            admin.create_account(session=db, scope=scope(db, "root"), username="x", role="unit",
+                                 unit_code=unit_code)
+        assert render_error(refused.value, "vi").startswith(
+            "Vai trò cấp đơn vị cần gắn với một đơn vị" if unit_code is None
+            else "“HG — Tỉnh Hậu Giang” là cả tỉnh: tài khoản cấp đơn vị cần gắn với một đơn vị")
+    with pytest.raises(StorageError):
+        admin.change_role(session=db, scope=scope(db, "root"), username="cuc", role="unit",
+                          unit_code="HG")
+    assert get_user(session=db, username="x") is None and count_audit(db) == before
+    user, _password = admin.create_account(session=db, scope=scope(db, "root"), username="x",
+                                           role="province", unit_code="HG")
+    assert user.role == "province"
 
 
 def test_a_province_user_sees_and_edits_only_users_of_its_province(db):

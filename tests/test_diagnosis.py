@@ -280,3 +280,55 @@ def test_cli_diagnose_json_matches_the_engine(demo, demo_url, monkeypatch, tmp_p
     assert first["lost"] == pytest.approx(expected.questions.iloc[0]["lost"])
     assert set(first) >= {"share_A", "share_X", "ci_low", "change", "p_value", "status"}
     assert out["sentence"]["vi"] == change_sentence(expected, "vi")
+
+
+def _chart_rows(spec: dict) -> list[dict]:
+    """The data rows of an Altair chart's dict (its one named dataset)."""
+    [rows] = spec["datasets"].values()
+    return rows
+
+
+def _encodings(spec: dict) -> list[dict]:
+    return [layer["encoding"] for layer in spec.get("layer", [spec])]
+
+
+def test_heatmap_axes_show_the_criteria_names_in_the_questionnaires_order(demo):
+    """Issue 12: the province heatmap's criteria axis reads as the questionnaire's criterion
+    names (cut at a word boundary when long, the full name in the tooltip), not codes."""
+    from survey.charts import heatmap
+    from survey.dashboard import province_report
+    from survey.tables import criteria_frame
+
+    source, _reports = demo
+    report = province_report(source=source, period="2024-Q4", against="previous")
+    names = [c.title.get("vi") for c in Q2024.criteria]
+    spec = heatmap(criteria_frame(report.scores.values(), {Q2024.version: Q2024}),
+                   lang="vi").to_dict()
+    [x] = {e["x"]["field"]: e["x"] for e in _encodings(spec)}.values()
+    labels = x["sort"]
+    assert x["field"] == "name" and len(labels) == len(names) == 7
+    assert labels[0] == "Hiệu quả công tác chỉ đạo điều hành"  # short names in full
+    assert labels[3] == "Hiệu quả công tác tổ chức bộ máy"
+    assert labels[6] == "Hiệu quả từ việc xây dựng và phát triển…"  # cut between words
+    for label, name in zip(labels, names, strict=True):
+        assert label == name or (label.endswith("…") and name.startswith(label[:-1] + " "))
+    rows = _chart_rows(spec)
+    assert {row["name"]: row["title"] for row in rows} == dict(zip(labels, names, strict=True))
+    tooltip = next(e["tooltip"] for e in _encodings(spec) if "tooltip" in e)
+    assert {"field": "title", "type": "nominal", "title": "Tiêu chí"} in tooltip
+
+
+def test_lost_heatmap_axis_shows_each_questions_code_and_text(demo):
+    from survey.charts import lost_heatmap
+
+    source, _reports = demo
+    long, _province = province_questions(source.responses, Q2024, "2024-Q4")
+    spec = lost_heatmap(long, lang="vi").to_dict()
+    x = spec["encoding"]["x"]
+    texts = {q.code: q.text.get("vi") for q in Q2024.questions}
+    assert x["field"] == "name" and len(x["sort"]) == len(Q2024.questions)
+    for label, question in zip(x["sort"], Q2024.questions, strict=True):
+        code, shown = label.split(" ", 1)
+        assert code == question.code and len(shown) <= 31
+        assert shown == texts[code] or texts[code].startswith(shown.removesuffix("…") + " ")
+    assert {"field": "text", "type": "nominal", "title": "Nội dung"} in spec["encoding"]["tooltip"]

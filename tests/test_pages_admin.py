@@ -174,6 +174,27 @@ def test_creating_an_account_stores_it_audits_it_and_shows_the_password_once(db)
     assert password not in [c.value for c in at.code]
 
 
+def test_the_account_form_chooses_no_unit_and_asks_for_one(db):
+    """Issue 12: the unit list starts with the province; the form must not leave a new unit
+    account on it. No unit is chosen until the admin chooses one, and saving without one is
+    refused in Vietnamese with nothing stored."""
+    at = open_app("root", "pages/admin_users.py")
+    unit = at.selectbox(key="user_create_unit")
+    assert unit.value is None and unit.placeholder == "Chọn đơn vị của tài khoản"
+    assert at.selectbox(key="user_create_role").value == "unit"
+    at.text_input(key="user_create_name").input("chicuc")
+    at.button(key="user_create_submit").click().run()
+    assert not at.exception
+    assert texts(at.error) == "Vai trò cấp đơn vị cần gắn với một đơn vị: hãy chọn đơn vị."
+    assert get_user(session=db, username="chicuc") is None and not at.success
+    at.text_input(key="user_create_name").input("chicuc")
+    at.selectbox(key="user_create_unit").select("HG01a")
+    at.button(key="user_create_submit").click().run()
+    db.expire_all()
+    user = get_user(session=db, username="chicuc")
+    assert user.role == "unit" and db.get(Organisation, user.organisation_id).code == "HG01a"
+
+
 def test_reset_password_and_deactivate_from_the_users_page(db):
     at = open_app("so", "pages/admin_users.py")
     at.selectbox(key="user_manage_name").select("cuc").run()

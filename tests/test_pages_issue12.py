@@ -166,3 +166,19 @@ def test_ranking_changes_are_signed_and_p_values_bounded(open_page):
     changes = [c for c in table["Thay đổi"] if c != "—"]
     assert changes and all(c[0] in "+−" or c == "0,00" for c in changes)
     assert not any(p == "0,000" for p in table["p (BH)"])
+
+
+@pytest.mark.parametrize(("page", "username", "key_column"), [
+    ("pages/province.py", "so", "Đơn vị"), ("pages/unit.py", "cuc01", "Tiêu chí"),
+    ("pages/home.py", "so", "Đơn vị")])
+def test_wide_tables_pin_their_key_column_for_phones(open_page, page, username, key_column):
+    """Issue 12: on a phone (390 px) a wide table scrolls sideways; its key column (the unit's
+    or the criterion's name) is pinned to the left edge so it stays in view (checked by eye in
+    Chromium at 390 px: the names stay while the last columns scroll in)."""
+    import json
+
+    at = open_page(page, username)
+    configs = [json.loads(frame.proto.columns or "{}") for frame in at.dataframe]
+    pinned = [{name for name, config in table.items() if config.get("pinned")}
+              for table in configs]
+    assert {key_column} in pinned, pinned

@@ -463,6 +463,10 @@ def test_the_app_sign_out_button_sends_the_browser_to_dang_xuat(app_test, users)
 
 @pytest.mark.parametrize(("asked", "lands"), [("/diem-don-vi", "/diem-don-vi"),
                                               ("/tong-quan", "/tong-quan"),
+                                              ("/diem-don-vi?unit=HG01&period=2024-Q4",
+                                               "/diem-don-vi?unit=HG01&period=2024-Q4"),
+                                              ("/diem-don-vi?x=<b>", "/"),
+                                              ("/diem-don-vi?x=1\r\nSet-Cookie:a", "/"),
                                               ("https://evil.example/x", "/"),
                                               ("//evil.example", "/"), ("/dang-xuat", "/")])
 def test_sign_in_returns_to_the_page_asked_for(client, asked, lands):
@@ -475,3 +479,25 @@ def test_sign_in_returns_to_the_page_asked_for(client, asked, lands):
                            data={"csrf": hidden(page.text, "csrf"), "lang": "vi",
                                  "username": "cuc", "password": PASSWORD})
     assert response.status_code == 303 and response.headers["location"] == lands
+
+
+def test_an_address_that_is_no_page_is_answered_in_the_users_language():
+    """Streamlit shows its English "Page not found" dialog for an address none of its pages
+    has: the staff app's guard answers such an address itself (404, the user's language, a
+    link to the overview) and passes the pages' addresses and Streamlit's own paths on."""
+    from starlette.responses import PlainTextResponse
+
+    from survey.webform.hardening import StaffAppGuard
+
+    client = TestClient(StaffAppGuard(PlainTextResponse("streamlit")))
+    for passed in ("/", "/diem-don-vi", "/tong-quan/", "/dang-nhap", "/static/js/x.js",
+                   "/_stcore/health", "/favicon.png", "/media/abc"):
+        assert client.get(passed).text == "streamlit", passed
+    for unknown in ("/trang-chu", "/abc"):
+        page = client.get(unknown)
+        assert page.status_code == 404
+        assert "<h1>Không tìm thấy trang</h1>" in page.text
+        assert '<a class="btn" href="/">Mở trang Tổng quan</a>' in page.text
+    english = client.get("/abc", params={"lang": "en"})
+    assert "<h1>Page not found</h1>" in english.text and "Open the overview" in english.text
+    assert client.post("/abc").text == "streamlit"  # only page visits are answered

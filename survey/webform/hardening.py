@@ -5,12 +5,24 @@ pages) gets the headers the citizen's form sends where Streamlit allows them: it
 only be framed by the app itself (Streamlit's components are same-origin frames), no
 Referer leaves the app, and no content-type sniffing. A header a route set itself (the
 sign-in pages' stricter policy) is kept. `/_stcore/metrics` (Streamlit's internal
-counters) answers 404 to everyone.
+counters) answers 404 to everyone. A page address that is no page of the app ('/abc',
+'/trang-chu') is answered 404 with a plain page in the user's language (`?lang=en` for
+English) and a link to the overview, instead of Streamlit's English "Page not found" dialog.
 """
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
+from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from survey.navigation import is_unknown_page
+from survey.text import Text
+from survey.webform.http import PAGE_HEADERS
+from survey.webform.render import normal_lang, render_message
+
+OVERVIEW = Text("Mở trang Tổng quan", "Open the overview")
 
 HIDDEN_PATHS = ("/_stcore/metrics",)
 STAFF_HEADERS = {
@@ -35,6 +47,9 @@ class StaffAppGuard:
         if any(path == hidden or path.startswith(hidden + "/") for hidden in HIDDEN_PATHS):
             await _not_found(send)
             return
+        if scope.get("method") in ("GET", "HEAD") and is_unknown_page(path):
+            await _unknown_page(scope, receive, send)
+            return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -55,3 +70,12 @@ async def _not_found(send: Send) -> None:
                             (b"content-length", str(len(body)).encode()),
                             *STAFF_HEADERS.items()]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _unknown_page(scope: Scope, receive: Receive, send: Send) -> None:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    lang = normal_lang((query.get("lang") or [None])[0])
+    status, page = render_message("staff_not_found", lang=lang,
+                                  retry_href="/",
+                                  link_label=OVERVIEW)
+    await HTMLResponse(page, status_code=status, headers=PAGE_HEADERS)(scope, receive, send)

@@ -133,6 +133,18 @@ _SCAN_AGAIN = Text(
 )
 
 MESSAGES: dict[str, Message] = {
+    "staff_not_found": Message(
+        404,
+        Text("Không tìm thấy trang", "Page not found"),
+        Text(
+            "Địa chỉ này không phải một trang của hệ thống khảo sát.",
+            "This address is not a page of the survey system.",
+        ),
+        Text(
+            "Hãy mở trang Tổng quan, rồi chọn trang cần xem ở thanh bên.",
+            "Open the overview, then choose a page in the sidebar.",
+        ),
+    ),
     "not_found": Message(
         404,
         Text("Không tìm thấy trang", "Page not found"),
@@ -435,16 +447,20 @@ def render_used(*, receipt: str, lang: str, header: FormHeader | None = None) ->
 
 
 def render_message(
-    kind: str, *, lang: str = "vi", retry_href: str | None = None
+    kind: str, *, lang: str = "vi", retry_href: str | None = None, link_label: Text | None = None
 ) -> tuple[int, str]:
-    """(HTTP status, page) of an error page: what happened and what to do."""
+    """(HTTP status, page) of an error page: what happened and what to do (and a button to
+    `retry_href`, labelled "Thử lại" unless `link_label` says otherwise)."""
     message = MESSAGES[kind]
+    ui = _ui(lang)
+    if link_label is not None:
+        ui["try_again"] = link_label.get(lang)
     page = (
         template_environment()
         .get_template("message.html")
         .render(
             lang=lang,
-            ui=_ui(lang),
+            ui=ui,
             title=message.title.get(lang),
             body=message.body.get(lang),
             action=message.action.get(lang),

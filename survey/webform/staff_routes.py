@@ -32,6 +32,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -183,16 +184,16 @@ def _is_nonce(value: str | None) -> bool:
 
 def _lang_query(lang: str, next_path: str = HOME_PATH) -> str:
     parts = (["lang=en"] if lang == "en" else []) + (
-        [f"next={next_path}"] if next_path != HOME_PATH else [])
+        [f"next={quote(next_path, safe='/')}"] if next_path != HOME_PATH else [])
     return "?" + "&".join(parts) if parts else ""
 
 
-_NEXT = re.compile(r"^/[a-z0-9-]{1,40}$")
+_NEXT = re.compile(r"^/[a-z0-9-]{1,40}(\?[A-Za-z0-9_.~%+=&-]{1,300})?$")
 
 
 def safe_next(value: str | None) -> str:
-    """Where to go after signing in: a page address of this app ('/diem-don-vi'), else '/'
-    (never another site, never a path with a query)."""
+    """Where to go after signing in: a page address of this app, with the choices of its
+    query kept ('/diem-don-vi?unit=HG01&period=2024-Q4'), else '/' (never another site)."""
     if value and _NEXT.match(value) and not value.startswith(("/dang-nhap", "/dang-xuat", "/s/")):
         return value
     return HOME_PATH

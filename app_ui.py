@@ -24,6 +24,7 @@ from survey.sessions import (
     start_session,
     token_status,
 )
+from survey.storage import StorageError
 from survey.storage.sessions import revoke_staff_session
 from survey.storage.users import get_user
 from survey.text import Text, render_error
@@ -232,7 +233,8 @@ def run_navigation() -> None:
         )
     try:
         settings()
-    except SettingsError as error:
+        engine()  # the schema brought up to date; a database too new for this release refused
+    except (SettingsError, StorageError) as error:
         st.error(render_error(error, lang()))
         st.stop()
     scope = current_scope()

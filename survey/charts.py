@@ -110,6 +110,7 @@ def responses_chart(counts: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMi
 
 
 CRITERION_AXIS_LIMIT = 40  # characters of a criterion's name on a heatmap axis
+UNIT_AXIS_LIMIT = 32  # characters of a unit's name on an axis
 QUESTION_AXIS_LIMIT = 30  # characters of a question's text on a heatmap axis
 
 
@@ -124,18 +125,27 @@ def _axis_names(codes: pd.Series, names: pd.Series, limit: int,
     return short
 
 
+def _unit_names(data: pd.DataFrame) -> pd.Series:
+    """Each row's unit as its name on an axis (shortened at a word boundary; 'code name' when
+    two names would read alike), its code when it has no name."""
+    names = data["unit_name"].where(data["unit_name"].notna(), data["unit"]) \
+        if "unit_name" in data.columns else data["unit"]
+    return _axis_names(data["unit"], names, UNIT_AXIS_LIMIT)
+
+
 def heatmap(criteria: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
     """Units × criteria, coloured by % of maximum (criteria: unit, unit_name, code, title,
     percent, score); the criteria axis shows their names (shortened at a word boundary, the
     full name in the tooltip), in the questionnaire's order."""
     data = criteria.assign(label=lambda f: f["percent"].round(0),
-                           name=lambda f: _axis_names(f["code"], f["title"], CRITERION_AXIS_LIMIT))
-    units = list(dict.fromkeys(data["unit"]))
+                           name=lambda f: _axis_names(f["code"], f["title"], CRITERION_AXIS_LIMIT),
+                           unit_label=lambda f: _unit_names(f))
     base = alt.Chart(data).encode(
         x=alt.X("name:N", title=_labels(lang, "Tiêu chí", "Dimension"),
                 sort=list(dict.fromkeys(data["name"])),
                 axis=alt.Axis(labelAngle=-30, labelLimit=220)),
-        y=alt.Y("unit:O", title=_labels(lang, "Đơn vị", "Unit"), sort=units),
+        y=alt.Y("unit_label:O", title=_labels(lang, "Đơn vị", "Unit"),
+                sort=list(dict.fromkeys(data["unit_label"])), axis=alt.Axis(labelLimit=260)),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("percent:Q", title="% " + _labels(lang, "tối đa", "of max"),
@@ -154,8 +164,9 @@ def caterpillar(scores: pd.DataFrame, *, maximum: float, lang: str = "vi") -> al
     """Units ranked by score with their intervals, so that overlapping ranks show
     (scores: unit, unit_name, score, ci_low, ci_high, rank_label)."""
     data = scores.dropna(subset=["score"]).sort_values("score", ascending=False)
-    order = list(data["unit"])
-    y = alt.Y("unit:N", sort=order, title=_labels(lang, "Đơn vị", "Unit"))
+    data = data.assign(unit_label=_unit_names(data))
+    y = alt.Y("unit_label:N", sort=list(data["unit_label"]), title=_labels(lang, "Đơn vị", "Unit"),
+              axis=alt.Axis(labelLimit=260))
     scale = alt.Scale(zero=False)
     rules = alt.Chart(data).mark_rule(color=BAND_COLOR, strokeWidth=3).encode(
         y=y, x=alt.X("ci_low:Q", scale=scale, title=_labels(
@@ -239,12 +250,14 @@ def lost_heatmap(long: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
     full text in the tooltip), in the questionnaire's order."""
     data = long.dropna(subset=["lost"]).assign(
         pct=lambda f: 100 * f["lost"] / f["points"],
-        name=lambda f: _axis_names(f["code"], f["text"], QUESTION_AXIS_LIMIT, prefix_code=True))
+        name=lambda f: _axis_names(f["code"], f["text"], QUESTION_AXIS_LIMIT, prefix_code=True),
+        unit_label=lambda f: _unit_names(f))
     chart = alt.Chart(data).mark_rect().encode(
         x=alt.X("name:N", title=_labels(lang, "Câu hỏi", "Question"),
                 sort=list(dict.fromkeys(data["name"])),
                 axis=alt.Axis(labelAngle=-45, labelLimit=220)),
-        y=alt.Y("unit:O", title=_labels(lang, "Đơn vị", "Unit")),
+        y=alt.Y("unit_label:O", title=_labels(lang, "Đơn vị", "Unit"),
+                axis=alt.Axis(labelLimit=260)),
         color=alt.Color("pct:Q", title="% " + _labels(lang, "điểm bị mất", "points lost"),
                         scale=alt.Scale(scheme="reds")),
         tooltip=[alt.Tooltip("unit_name:N", title=_labels(lang, "Đơn vị", "Unit")),

@@ -332,3 +332,34 @@ def test_lost_heatmap_axis_shows_each_questions_code_and_text(demo):
         assert code == question.code and len(shown) <= 31
         assert shown == texts[code] or texts[code].startswith(shown.removesuffix("…") + " ")
     assert {"field": "text", "type": "nominal", "title": "Nội dung"} in spec["encoding"]["tooltip"]
+
+
+def test_unit_axes_of_the_province_charts_read_as_unit_names():
+    """The heatmaps' and the ranking chart's unit axes show names (cut at a word boundary),
+    a code only beside a name two units share, never codes alone."""
+    from survey.charts import caterpillar, heatmap, lost_heatmap
+
+    units = pd.DataFrame({
+        "unit": ["HG01", "HG02", "HG03"],
+        "unit_name": ["Sở Nội vụ", "Ủy ban nhân dân huyện Châu Thành A tỉnh Hậu Giang",
+                      "Sở Nội vụ"],
+    })
+    criteria = units.assign(code="1", title="Chỉ đạo", percent=[70.0, 80.0, 90.0],
+                            score=[2.8, 3.2, 3.6])
+    spec = heatmap(criteria, lang="vi").to_dict()
+    rows = _chart_rows(spec)
+    assert [row["unit_label"] for row in rows] == [
+        "HG01 Sở Nội vụ", "HG02 Ủy ban nhân dân huyện Châu…", "HG03 Sở Nội vụ"]  # ≤ 32 with …
+    assert {e["y"]["field"] for e in _encodings(spec) if "y" in e} == {"unit_label"}
+
+    distinct = units.assign(unit_name=["Sở Nội vụ", "Sở Y tế", None])
+    ranked = distinct.assign(score=[15.0, 16.0, 14.0], ci_low=[14.0, 15.0, 13.0],
+                             ci_high=[16.0, 17.0, 15.0], rank_label=["2/3", "1/3", "3/3"])
+    spec = caterpillar(ranked, maximum=22, lang="vi").to_dict()
+    y = next(e["y"] for e in _encodings(spec) if "y" in e)
+    assert y["field"] == "unit_label" and y["sort"] == ["Sở Y tế", "Sở Nội vụ", "HG03"]
+
+    lost = distinct.assign(code="1.1", text="Câu một", points=0.5, lost=[0.1, 0.2, 0.3])
+    spec = lost_heatmap(lost, lang="vi").to_dict()
+    assert sorted(row["unit_label"] for row in _chart_rows(spec)) == ["HG03", "Sở Nội vụ",
+                                                                       "Sở Y tế"]

@@ -125,3 +125,24 @@ def test_empty_database_shows_the_empty_state(tmp_path, monkeypatch):
         "Đơn vị": "0", "Phiên bản phiếu": "3", "Phiếu đã nhận": "0"}
     infos = [i.value for i in at.info]
     assert any(text.startswith("Chưa có phiếu trả lời nào") for text in infos), infos
+
+
+def test_a_database_upgraded_by_a_newer_release_is_named_on_the_page(tmp_path, monkeypatch):
+    from sqlalchemy import text
+
+    from survey.db import create_schema
+
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_newer'"))
+    engine.dispose()
+    monkeypatch.setenv("SURVEY_DATABASE_URL", url)
+    monkeypatch.setenv("SURVEY_DEMO", "0")
+    at = AppTest.from_file(str(ROOT / "survey_app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    [error] = [e.value for e in at.error]
+    assert "phiên bản mới hơn của phần mềm" in error and "0099_newer" in error
+    assert len(at.text_input) == 0  # no sign-in form on a database it cannot read

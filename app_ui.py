@@ -387,12 +387,18 @@ def upload_file(label: str, types: list[str], key: str, *, max_mb: int | None = 
         scope = f'.st-key-{key} [data-testid="stFileUploaderDropzone"]'
         replaced = {  # Streamlit's text (hidden, also from innerText) → ours, drawn after it
             f'{scope} [data-testid="stFileUploaderDropzoneInstructions"] span': (stated, ".875rem"),
-            f'{scope} button [data-testid="stMarkdownContainer"] p': ("Chọn tệp", ".875rem"),
             f"{scope} > input + div": ("Thả tệp vào đây", "1rem"),  # shown while dragging
         }
+        # The button's label is drawn by its container, its own paragraph removed: the
+        # button's accessible name is then "Chọn tệp" too (a hidden element's ::after is not
+        # part of a name).
+        button = f'{scope} button [data-testid="stMarkdownContainer"]'
         st.html("<style>" + "".join(
             f"{where}{{visibility:hidden;font-size:0}}"
             f"{where}::after{{visibility:visible;font-size:{size};content:{_css_text(text)}}}"
-            for where, (text, size) in replaced.items()) + "</style>")
+            for where, (text, size) in replaced.items())
+            + f"{button} p{{display:none}}"
+            + f"{button}::after{{font-size:.875rem;content:{_css_text('Chọn tệp')}}}"
+            + "</style>")
     return st.file_uploader(label, type=types, key=key, max_upload_size=limit,
                             help=help or stated, disabled=disabled)

@@ -234,8 +234,8 @@ def main() -> None:
             if score["code"]:
                 raise RuntimeError(score["error"])
             page = page_times(url)
-            print(f"{name:<11} {size:>9,} {seconds:>7.1f}s {database_size(url) / 2**20:>7.0f}MB "
-                  f"{score['wall']:>9.2f}s {score['peak'] / 2**30:>7.2f}GB {score['domains']:>7} "
+            print(f"{name:<11} {size:>9,} {seconds:>7.1f}s {database_size(url) / 1e6:>7.0f}MB "
+                  f"{score['wall']:>9.2f}s {score['peak'] / 1e9:>7.2f}GB {score['domains']:>7} "
                   f"{page['cold']:>7.2f}s {page['warm']:>5.2f}s {page['fresh']:>7.2f}s",
                   flush=True)
             if size == 100_000:

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 import pytest
-from live_server import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS, LiveServer
+from live_server import BROWSER_TEST, LiveServer
 from sqlmodel import select
 
 from survey.bootstrap import initialise
@@ -87,16 +87,6 @@ def app(tmp_path_factory):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def responses_of(engine, campaign_id: int) -> list[Response]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from live_server import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS, LiveServer
+from live_server import BROWSER_TEST, LiveServer
 from sqlmodel import select
 
 from survey.auth import create_user
@@ -43,16 +43,6 @@ def app(tmp_path_factory):
     with server:
         yield server, engine
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def sidebar_shows_user(page) -> None:

@@ -215,6 +215,12 @@ def _no_right() -> None:
                "Your account may not open this page. Choose another page in the sidebar."))
 
 
+# A chart Vega cannot fit to the page's width (the unit page's small multiples: a facet of
+# fixed-width panels) scrolls sideways inside its own box on a phone, instead of widening the
+# whole page (which then scrolled sideways and cut every other element at the screen's edge).
+WIDE_CHART_STYLE = '[data-testid="stVegaLiteChart"]{max-width:100%;overflow-x:auto}'
+
+
 def run_navigation() -> None:
     """Page config, language switch, sign-in, and navigation over pages/ by role.
 
@@ -223,6 +229,7 @@ def run_navigation() -> None:
     signed in, a page the role may not open explains why; "/" goes to "Tổng quan"
     (and /tong-quan shows it too)."""
     st.set_page_config(page_title="Khảo sát CCHC", page_icon=PAGE_ICON, layout="wide")
+    st.html(f"<style>{WIDE_CHART_STYLE}</style>")
     with st.sidebar:
         st.radio(
             "Ngôn ngữ / Language",
@@ -307,9 +314,10 @@ def fmt_p(value: float | None) -> str:
 
 
 def fmt_interval(low: float | None, high: float | None, decimals: int = 2) -> str:
-    if low is None or high is None or low != low or high != high:
-        return "—"
-    return f"[{fmt(low, decimals)}; {fmt(high, decimals)}]"
+    """'[14,38; 15,01]', '[−1,09; −0,26]' (the minus of the changes beside it)."""
+    from survey.formatting import format_interval
+
+    return format_interval(low, high, decimals, lang())
 
 
 def pick_family(db: Session, key: str = "family") -> str:

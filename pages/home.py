@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app_ui import key_columns, require_scope, session, t
+from app_ui import fmt, key_columns, lang, require_scope, session, t
+from survey.formatting import format_period
 from survey.overview import questionnaires_table, responses_by_quarter, units_table
 
 st.title(t("Khảo sát sự hài lòng và chỉ số cải cách hành chính",
@@ -23,9 +24,10 @@ with session() as db:
 kind_names = {"province": t("Tỉnh", "Province"), "unit": t("Đơn vị", "Unit"),
               "subunit": t("Đơn vị trực thuộc", "Sub-unit")}
 left, middle, right = st.columns(3)
-left.metric(t("Đơn vị", "Units"), int((units["kind"] != "province").sum()))
-middle.metric(t("Phiên bản phiếu", "Questionnaire versions"), len(questionnaires))
-right.metric(t("Phiếu đã nhận", "Responses received"), int(questionnaires["responses"].sum()))
+left.metric(t("Đơn vị", "Units"), fmt(int((units["kind"] != "province").sum()), 0))
+middle.metric(t("Phiên bản phiếu", "Questionnaire versions"), fmt(len(questionnaires), 0))
+right.metric(t("Phiếu đã nhận", "Responses received"),
+             fmt(int(questionnaires["responses"].sum()), 0))
 
 st.subheader(t("Số phiếu theo quý", "Responses per quarter"))
 if counts.empty:
@@ -33,7 +35,9 @@ if counts.empty:
               "No responses yet. Open a campaign and print its QR code to start."))
 else:
     st.dataframe(
-        counts.rename(columns={"unit": t("Mã", "Code"), "name": t("Đơn vị", "Unit")}),
+        # periods as people read them ("Quý 4/2024"), as in the selectors and on the charts
+        counts.rename(columns={"unit": t("Mã", "Code"), "name": t("Đơn vị", "Unit")}).rename(
+            columns=lambda column: format_period(column, lang())),
         hide_index=True,
         width="stretch",
         column_config=key_columns(t("Đơn vị", "Unit")),
@@ -41,7 +45,8 @@ else:
 
 st.subheader(t("Đơn vị", "Units"))
 if units.empty:
-    st.info(t("Chưa có đơn vị. Thêm bằng lệnh `survey unit add`.", "No units yet: add them with `survey unit add`."))
+    st.info(t("Chưa có đơn vị. Quản trị viên thêm đơn vị ở trang «Đơn vị».",
+              "No units yet. An administrator adds them on the «Units» page."))
 else:
     st.dataframe(
         units.assign(kind=units["kind"].map(kind_names)).rename(columns={

@@ -74,8 +74,8 @@ head_left.metric(average_label, fmt(aggregate.total.score) if aggregate and aggr
 if aggregate and aggregate.total and aggregate.total.ci:
     head_left.caption(t(f"{ci_label()}: {fmt_interval(*aggregate.total.ci)} · {aggregate.units} đơn vị",
                         f"{ci_label()}: {fmt_interval(*aggregate.total.ci)} · {aggregate.units} units"))
-head_mid.metric(t("Số đơn vị", "Units"), len(ranking))
-head_right.metric(t("Tổng số phiếu", "Responses"), int(ranking["n"].sum()))
+head_mid.metric(t("Số đơn vị", "Units"), fmt(len(ranking), 0))
+head_right.metric(t("Tổng số phiếu", "Responses"), fmt(int(ranking["n"].sum()), 0))
 significant = ranking["significant"].fillna(False).astype(bool)
 if significant.any():
     st.warning(t(
@@ -98,8 +98,8 @@ for index in indices:
     head_left.metric(t(f"{index.label.vi} toàn tỉnh", f"Province {index.label.get('en').lower()}"),
                      f"{fmt(100 * share_total.score, 2)} %" if share_total else "—")
     if share_total and share_total.ci:
-        head_left.caption(t(f"KTC 95%: {fmt_interval(100 * share_total.ci[0], 100 * share_total.ci[1])} %",
-                            f"95% CI: {fmt_interval(100 * share_total.ci[0], 100 * share_total.ci[1])} %"))
+        head_left.caption(f"{ci_label()}: "
+                          f"{fmt_interval(100 * share_total.ci[0], 100 * share_total.ci[1])} %")
 if report.left_out:
     left_out = plain(", ".join(report.left_out))
     st.caption(t(f"Không tính vào bình quân (phiên bản phiếu khác): {left_out}",
@@ -138,7 +138,7 @@ for index in indices:
     prefix = f"index:{index.code}:"
     name = index.label.get(lang())
     columns[name] = ranking[prefix + "share"].map(percent)
-    columns[t(f"KTC 95% {name.lower()}", f"95% CI {name.lower()}")] = [
+    columns[f"{ci_label()} {name.lower()}"] = [
         fmt_interval(100 * lo, 100 * hi) for lo, hi in
         zip(ranking[prefix + "ci_low"], ranking[prefix + "ci_high"], strict=True)]
     columns[t(f"Hạng theo {name.lower()}", f"Rank by {name.lower()}")] = ranking[prefix + "rank_label"]

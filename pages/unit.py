@@ -167,8 +167,8 @@ for index in current.indices:
     st.metric(t(f"{name} chung", f"{name}, overall"),
               "—" if pd.isna(overall["share"]) else f"{fmt(100 * overall['share'])} %")
     if pd.notna(overall["ci_low"]):
-        st.caption(t(f"Khoảng tin cậy 95%: {fmt_interval(100 * overall['ci_low'], 100 * overall['ci_high'])} %",
-                     f"95% interval: {fmt_interval(100 * overall['ci_low'], 100 * overall['ci_high'])} %"))
+        st.caption(f"{ci_label(short=False)}: "
+                   f"{fmt_interval(100 * overall['ci_low'], 100 * overall['ci_high'])} %")
     elif overall["reason"]:
         st.caption(t("Không có khoảng tin cậy: ", "No interval: ") + overall["reason"])
 
@@ -180,7 +180,7 @@ for index in current.indices:
         t("Nội dung", "Item"): shares["label"],
         t("Số phiếu có ý kiến", "Answers with an opinion"): shares["n"],
         name: shares["share"].map(percent),
-        t("KTC 95%", "95% CI"): [fmt_interval(100 * lo, 100 * hi) if pd.notna(lo) else "—"
+        ci_label(): [fmt_interval(100 * lo, 100 * hi) if pd.notna(lo) else "—"
                                  for lo, hi in zip(shares["ci_low"], shares["ci_high"], strict=True)],
         baseline_label: shares["baseline"].map(percent),
         t("Thay đổi (điểm %)", "Change (points of %)"): shares["change"].map(

@@ -31,6 +31,27 @@ def _with_period_labels(data: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, li
     return data.assign(period_label=data["period"].map(labels)), [labels[p] for p in order]
 
 
+# On a phone (a chart narrower than this) the long axis labels are cut shorter and the numbers
+# inside heatmap cells are left out, so the cells keep their width; evaluated by Vega in the
+# browser against the chart's own container (`containerSize()`), so one chart serves both.
+NARROW_WIDTH = 520
+_NARROW = f"containerSize()[0] < {NARROW_WIDTH}"
+
+
+def _narrow_or(narrow, wide) -> alt.ExprRef:
+    """`narrow` on a phone, `wide` otherwise (a Vega expression on the container's width)."""
+    return alt.ExprRef(f"{_NARROW} ? {narrow} : {wide}")
+
+
+def _title(text: str, subtitle: str | None = None) -> alt.TitleParams:
+    """A chart title that wraps rather than being cut at 390 px: a short title and, below it,
+    what the numbers are, each within the chart's width."""
+    return alt.TitleParams(text=text, subtitle=subtitle or "", anchor="start")
+
+
+UNIT_LABEL_LIMIT = _narrow_or(110, 260)  # pixels of a unit's name on an axis
+
+
 def _localised(chart: alt.TopLevelMixin, lang: str) -> alt.TopLevelMixin:
     return chart.configure(locale=VI_LOCALE) if lang == "vi" else chart
 
@@ -94,7 +115,7 @@ def criteria_small_multiples(
     )
     chart = alt.layer(band, line).properties(width=170, height=120).facet(
         facet=alt.Facet("panel:N", title=None, header=alt.Header(labelFontSize=10)), columns=columns
-    )
+    ).resolve_axis(x="independent")  # each panel its own period axis: none under an empty cell
     return _localised(chart, lang)
 
 
@@ -141,11 +162,15 @@ def heatmap(criteria: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
                            name=lambda f: _axis_names(f["code"], f["title"], CRITERION_AXIS_LIMIT),
                            unit_label=lambda f: _unit_names(f))
     base = alt.Chart(data).encode(
-        x=alt.X("name:N", title=_labels(lang, "Tiêu chí", "Dimension"),
-                sort=list(dict.fromkeys(data["name"])),
-                axis=alt.Axis(labelAngle=-30, labelLimit=220)),
+        # upright names: every criterion's name shows (slanted ones overlapped and Vega hid
+        # all but the first and last)
+        # (no axis title: the chart's title names the dimensions, and a title under upright
+        # names was drawn over them)
+        x=alt.X("name:N", title=None, sort=list(dict.fromkeys(data["name"])),
+                axis=alt.Axis(labelAngle=-90, labelLimit=220)),
         y=alt.Y("unit_label:O", title=_labels(lang, "Đơn vị", "Unit"),
-                sort=list(dict.fromkeys(data["unit_label"])), axis=alt.Axis(labelLimit=260)),
+                sort=list(dict.fromkeys(data["unit_label"])),
+                axis=alt.Axis(labelLimit=UNIT_LABEL_LIMIT)),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("percent:Q", title="% " + _labels(lang, "tối đa", "of max"),
@@ -154,9 +179,11 @@ def heatmap(criteria: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
                  alt.Tooltip("title:N", title=_labels(lang, "Tiêu chí", "Dimension")),
                  alt.Tooltip("score:Q", format=".2f"), alt.Tooltip("percent:Q", format=".1f")],
     )
-    text = base.mark_text(fontSize=10).encode(text=alt.Text("label:Q", format=".0f"))
-    chart = (cells + text).properties(height=alt.Step(24), title=_labels(
-        lang, "Tỷ lệ điểm đạt theo tiêu chí (% tối đa)", "Score by dimension (% of maximum)"))
+    text = base.mark_text(fontSize=10, opacity=_narrow_or(0, 1)).encode(
+        text=alt.Text("label:Q", format=".0f"))
+    chart = (cells + text).properties(height=alt.Step(24), title=_title(
+        _labels(lang, "Tỷ lệ điểm đạt theo tiêu chí", "Score by dimension"),
+        _labels(lang, "% điểm tối đa của tiêu chí", "% of the dimension's maximum")))
     return _localised(chart, lang)
 
 
@@ -166,7 +193,7 @@ def caterpillar(scores: pd.DataFrame, *, maximum: float, lang: str = "vi") -> al
     data = scores.dropna(subset=["score"]).sort_values("score", ascending=False)
     data = data.assign(unit_label=_unit_names(data))
     y = alt.Y("unit_label:N", sort=list(data["unit_label"]), title=_labels(lang, "Đơn vị", "Unit"),
-              axis=alt.Axis(labelLimit=260))
+              axis=alt.Axis(labelLimit=UNIT_LABEL_LIMIT))
     scale = alt.Scale(zero=False)
     rules = alt.Chart(data).mark_rule(color=BAND_COLOR, strokeWidth=3).encode(
         y=y, x=alt.X("ci_low:Q", scale=scale, title=_labels(
@@ -179,9 +206,10 @@ def caterpillar(scores: pd.DataFrame, *, maximum: float, lang: str = "vi") -> al
                  alt.Tooltip("ci_low:Q", format=".2f"), alt.Tooltip("ci_high:Q", format=".2f"),
                  alt.Tooltip("rank_label:N", title=_labels(lang, "Hạng", "Rank"))],
     )
-    chart = (rules + points).properties(height=alt.Step(26), title=_labels(
-        lang, "Xếp hạng với khoảng tin cậy: các khoảng chồng nhau thì thứ hạng chưa chắc chắn",
-        "Ranking with intervals: overlapping intervals mean the order is uncertain"))
+    chart = (rules + points).properties(height=alt.Step(26), title=_title(
+        _labels(lang, "Xếp hạng với khoảng tin cậy", "Ranking with intervals"),
+        _labels(lang, "Khoảng chồng nhau: thứ hạng chưa chắc chắn",
+                "Overlapping intervals: the order is uncertain")))
     return _localised(chart, lang)
 
 
@@ -190,9 +218,11 @@ def rank_sets_chart(ranking: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelM
     set, a dot at the point rank (ranking: unit, unit_name, set_rank, rank_low, rank_high,
     rank_low_all, rank_high_all, rank_label). Units without a rank set are not drawn."""
     data = ranking.dropna(subset=["rank_low"]).sort_values(["set_rank", "unit"])
-    order = list(data["unit"])
+    data = data.assign(unit_label=_unit_names(data))  # names, as on the other unit axes
+    order = list(data["unit_label"])
     count = int(data["rank_high"].max()) if len(data) else 1
-    y = alt.Y("unit:N", sort=order, title=_labels(lang, "Đơn vị", "Unit"))
+    y = alt.Y("unit_label:N", sort=order, title=_labels(lang, "Đơn vị", "Unit"),
+              axis=alt.Axis(labelLimit=UNIT_LABEL_LIMIT))
     scale = alt.Scale(domain=[0.5, count + 0.5], reverse=False)
     x_title = _labels(lang, "Hạng (1 = cao nhất)", "Rank (1 = highest)")
     tooltip = [alt.Tooltip("unit_name:N", title=_labels(lang, "Đơn vị", "Unit")),
@@ -255,9 +285,9 @@ def lost_heatmap(long: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
     chart = alt.Chart(data).mark_rect().encode(
         x=alt.X("name:N", title=_labels(lang, "Câu hỏi", "Question"),
                 sort=list(dict.fromkeys(data["name"])),
-                axis=alt.Axis(labelAngle=-45, labelLimit=220)),
+                axis=alt.Axis(labelAngle=-90, labelLimit=220)),
         y=alt.Y("unit_label:O", title=_labels(lang, "Đơn vị", "Unit"),
-                axis=alt.Axis(labelLimit=260)),
+                axis=alt.Axis(labelLimit=UNIT_LABEL_LIMIT)),
         color=alt.Color("pct:Q", title="% " + _labels(lang, "điểm bị mất", "points lost"),
                         scale=alt.Scale(scheme="reds")),
         tooltip=[alt.Tooltip("unit_name:N", title=_labels(lang, "Đơn vị", "Unit")),
@@ -266,7 +296,7 @@ def lost_heatmap(long: pd.DataFrame, *, lang: str = "vi") -> alt.TopLevelMixin:
                  alt.Tooltip("lost:Q", title=_labels(lang, "Điểm bị mất", "Points lost"),
                              format=".2f"),
                  alt.Tooltip("pct:Q", format=".0f")],
-    ).properties(height=alt.Step(18), title=_labels(
-        lang, "Điểm bị mất theo đơn vị và câu hỏi (% điểm chuẩn của câu)",
-        "Points lost by unit and question (% of the question's points)"))
+    ).properties(height=alt.Step(24), title=_title(  # rows tall enough for every unit's name
+        _labels(lang, "Điểm bị mất theo đơn vị và câu hỏi", "Points lost by unit and question"),
+        _labels(lang, "% điểm chuẩn của câu", "% of the question's points")))
     return _localised(chart, lang)

@@ -50,7 +50,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from survey.changes import POINTS, benjamini_hochberg, change_arrays
-from survey.formatting import format_number
+from survey.formatting import format_interval, format_number
 from survey.intervals import MIN_RESPONSES_FOR_INTERVAL, check_level
 from survey.periods import parse_period
 from survey.questionnaire import Questionnaire
@@ -517,9 +517,7 @@ STATUS_TEXT = {
 
 
 def _interval(low, high, lang: str) -> str:
-    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
-        return "—"
-    return f"[{format_number(low, 2, lang)}; {format_number(high, 2, lang)}]"
+    return format_interval(low, high, 2, lang)
 
 
 def questions_display(diagnosis: Diagnosis, lang: str = "vi", ci: str = "KTC 95%",

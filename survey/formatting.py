@@ -52,6 +52,19 @@ def format_signed(value, decimals: int = 2, lang: str = "vi") -> str:
     return ("+" if value > 0 else MINUS) + text
 
 
+def format_interval(low, high, decimals: int = 2, lang: str = "vi") -> str:
+    """A confidence interval, negative ends with the typographic minus as changes have:
+    '[−1,09; −0,26]', '[14,38; 15,01]'; '—' when either end is undefined."""
+    if _missing(low) or _missing(high):
+        return "—"
+
+    def end(value) -> str:
+        text = format_number(abs(float(value)), decimals, lang)
+        return MINUS + text if round(float(value), decimals) < 0 else text
+
+    return f"[{end(low)}; {end(high)}]"
+
+
 def format_p_value(value, lang: str = "vi") -> str:
     """'p = 0,042', or 'p < 0,001' below one in a thousand; '—' when undefined."""
     if _missing(value):
@@ -97,6 +110,7 @@ def parse_number(text, lang: str = "vi") -> float:
     if isinstance(text, int | float):
         return float(text)
     cleaned = str(text or "").strip().replace(" ", "")
+    cleaned = cleaned.replace(MINUS, "-")  # '−0,70' as this module writes it
     if not cleaned or cleaned in ("—", "-"):
         return 0.0
     if lang == "vi" and "," not in cleaned and cleaned.count(".") == 1 and len(cleaned.split(".")[1]) != 3:

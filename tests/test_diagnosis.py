@@ -363,3 +363,77 @@ def test_unit_axes_of_the_province_charts_read_as_unit_names():
     spec = lost_heatmap(lost, lang="vi").to_dict()
     assert sorted(row["unit_label"] for row in _chart_rows(spec)) == ["HG03", "Sở Nội vụ",
                                                                        "Sở Y tế"]
+
+
+def _province_charts():
+    from survey.charts import caterpillar, heatmap, lost_heatmap
+
+    units = pd.DataFrame({"unit": ["HG01", "HG02"], "unit_name": ["Sở Nội vụ", "Sở Y tế"]})
+    criteria = units.assign(code="1", title="Chỉ đạo", percent=[70.0, 80.0], score=[2.8, 3.2])
+    ranked = units.assign(score=[15.0, 16.0], ci_low=[14.0, 15.0], ci_high=[16.0, 17.0],
+                          rank_label=["2/2", "1/2"])
+    lost = units.assign(code="1.1", text="Câu một", points=0.5, lost=[0.1, 0.2])
+    return {"heatmap": heatmap(criteria, lang="vi").to_dict(),
+            "caterpillar": caterpillar(ranked, maximum=22, lang="vi").to_dict(),
+            "lost_heatmap": lost_heatmap(lost, lang="vi").to_dict()}
+
+
+def test_heatmap_names_stand_upright_so_that_every_one_is_drawn():
+    """Walk at 1280 px: slanted criterion names overlapped and Vega drew only the first and
+    the last; upright they each take one line's height. The units × questions heatmap's rows
+    are as tall as the criteria heatmap's (at 18 px Vega hid half the unit names)."""
+    charts = _province_charts()
+    for name in ("heatmap", "lost_heatmap"):
+        axes = [e["x"]["axis"] for e in _encodings(charts[name]) if "x" in e]
+        assert axes and all(axis["labelAngle"] == -90 for axis in axes), name
+        assert charts[name]["height"] == {"step": 24}, name
+
+
+def test_on_a_phone_unit_names_are_cut_shorter_and_cell_numbers_left_out():
+    """Walk at 390 px: 260 px of unit name left the heatmap's cells a few pixels wide with
+    their numbers drawn over each other. The label limit and the numbers' opacity depend on
+    the chart's container width, evaluated by Vega in the browser."""
+    charts = _province_charts()
+    for name, spec in charts.items():
+        limits = {str(e["y"]["axis"]["labelLimit"]) for e in _encodings(spec) if "y" in e}
+        assert limits == {str({"expr": "containerSize()[0] < 520 ? 110 : 260"})}, name
+    text = next(layer["mark"] for layer in charts["heatmap"]["layer"]
+                if layer["mark"]["type"] == "text")
+    assert text["opacity"] == {"expr": "containerSize()[0] < 520 ? 0 : 1"}
+
+
+def test_province_chart_titles_fit_a_phone():
+    """Walk at 390 px: long one-line titles were cut ('… các khoảng ch…'); each line of a
+    title holds at most 40 characters (about 300 px in the title's font) and, in the smaller
+    subtitle font below it, what the numbers are in at most 48."""
+    for name, spec in _province_charts().items():
+        title = spec["title"]
+        assert title["text"] and title["subtitle"], name
+        assert len(title["text"]) <= 40 and len(title["subtitle"]) <= 48, (name, title)
+
+
+def test_rank_sets_chart_axis_reads_as_unit_names():
+    from survey.charts import rank_sets_chart
+
+    ranking = pd.DataFrame({
+        "unit": ["HG01", "HG02"], "unit_name": ["Sở Nội vụ", "Sở Y tế"], "set_rank": [2, 1],
+        "rank_low": [1, 1], "rank_high": [2, 2], "rank_low_all": [1, 1], "rank_high_all": [2, 2],
+        "rank_label": ["2/2", "1/2"]})
+    spec = rank_sets_chart(ranking, lang="vi").to_dict()
+    y = next(e["y"] for e in _encodings(spec) if "y" in e)
+    assert y["field"] == "unit_label" and y["sort"] == ["Sở Y tế", "Sở Nội vụ"]
+
+
+def test_small_multiples_give_each_panel_its_own_period_axis():
+    """Walk at 1280 px: seven panels in four columns left a period axis under the empty
+    eighth cell; each panel now carries its own axis."""
+    from survey.charts import criteria_small_multiples
+
+    criteria = pd.DataFrame({
+        "code": [str(c) for c in range(1, 8) for _ in range(2)],
+        "title": [f"Tiêu chí {c}" for c in range(1, 8) for _ in range(2)],
+        "period": ["2024-Q3", "2024-Q4"] * 7, "score": 2.0, "percent": 66.7, "max": 3.0,
+        "ci_low": 1.8, "ci_high": 2.2})
+    spec = criteria_small_multiples(criteria, lang="vi").to_dict()
+    assert spec["resolve"] == {"axis": {"x": "independent"}}
+    assert spec["columns"] == 4

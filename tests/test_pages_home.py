@@ -15,7 +15,7 @@ from survey.db import create_schema, make_engine, new_session, shared_engine
 from survey.models import Response
 
 ROOT = Path(__file__).resolve().parent.parent
-QUARTERS = [f"{year}-Q{q}" for year in (2023, 2024) for q in (1, 2, 3, 4)]
+QUARTERS = [f"Quý {q}/{year}" for year in (2023, 2024) for q in (1, 2, 3, 4)]  # as people read them
 USERNAME, PASSWORD = "admin", "mat-khau-thu-nghiem"
 TITLE_VI = "Khảo sát sự hài lòng và chỉ số cải cách hành chính"
 TITLE_EN = "Satisfaction survey and administrative-reform index"
@@ -94,14 +94,17 @@ def test_metrics_match_the_database(demo_url, monkeypatch):
     metrics = {m.label: m.value for m in at.metric}
     responses = db_responses(demo_url)
     assert responses > 10_000
-    assert metrics == {"Đơn vị": "12", "Phiên bản phiếu": "3", "Phiếu đã nhận": str(responses)}
+    # the Vietnamese thousands separator: 19.386, not 19386
+    assert metrics == {"Đơn vị": "12", "Phiên bản phiếu": "3",
+                       "Phiếu đã nhận": f"{responses:,}".replace(",", ".")}
 
 
 def test_responses_per_quarter_table(demo_url, monkeypatch):
     at = signed_in_app(demo_url, demo=True, monkeypatch=monkeypatch)
-    per_quarter = next(d.value for d in at.dataframe if "2024-Q4" in d.value.columns)
+    per_quarter = next(d.value for d in at.dataframe if "Quý 4/2024" in d.value.columns)
     assert len(per_quarter) == 12
-    assert [c for c in per_quarter.columns if c[:2] == "20"] == QUARTERS
+    assert [c for c in per_quarter.columns if c.startswith("Quý")] == QUARTERS
+    assert not [c for c in per_quarter.columns if "-Q" in c]  # no raw period codes
     assert int(per_quarter[QUARTERS].to_numpy().sum()) == db_responses(demo_url)
     assert (per_quarter[QUARTERS] > 0).all().all()
 
@@ -115,6 +118,10 @@ def test_english(demo_url, monkeypatch):
     assert [t.value for t in at.title] == [TITLE_EN]
     assert {m.label for m in at.metric} == {"Units", "Questionnaire versions",
                                             "Responses received"}
+    responses = db_responses(demo_url)
+    assert {m.label: m.value for m in at.metric}["Responses received"] == f"{responses:,}"
+    per_quarter = next(d.value for d in at.dataframe if "Q4 2024" in d.value.columns)
+    assert "Q1 2023" in per_quarter.columns
 
 
 def test_empty_database_shows_the_empty_state(tmp_path, monkeypatch):
@@ -125,6 +132,9 @@ def test_empty_database_shows_the_empty_state(tmp_path, monkeypatch):
         "Đơn vị": "0", "Phiên bản phiếu": "3", "Phiếu đã nhận": "0"}
     infos = [i.value for i in at.info]
     assert any(text.startswith("Chưa có phiếu trả lời nào") for text in infos), infos
+    # the next step in the page's own terms, not a command line
+    assert any("trang «Đơn vị»" in text for text in infos), infos
+    assert not any("survey unit" in text for text in infos), infos
 
 
 def test_a_database_upgraded_by_a_newer_release_is_named_on_the_page(tmp_path, monkeypatch):

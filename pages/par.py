@@ -90,11 +90,22 @@ edited = st.data_editor(  # points shown the Vietnamese way (14,00); typed as 14
     },
     num_rows="dynamic", disabled=not editable, hide_index=True, key=f"par-{unit}-{year}",
 )
-stated_input = st.number_input(
+stated_text = st.text_input(  # written and read the Vietnamese way (51,50), like the table
     t("Tổng điểm chuẩn ghi trên bảng (để trống nếu bằng tổng các dòng)",
       "Stated total maximum (leave empty if it equals the rows' sum)"),
-    min_value=0.0, value=stated_maximum, step=0.5, disabled=not editable,
+    value="" if stated_maximum is None else fmt(float(stated_maximum)), disabled=not editable,
+    key=f"par-stated-{unit}-{year}",
 )
+stated_input = None
+if stated_text.strip():
+    try:
+        stated_input = parse_number(stated_text, lang())
+    except ValueError:
+        stated_input = -1.0
+    if stated_input < 0:
+        st.error(t(f"Tổng điểm chuẩn “{stated_text}” không phải là một số không âm (ghi như 51,5).",
+                   f"The stated total '{stated_text}' is not a non-negative number (e.g. 51.5)."))
+        stated_input = None
 table_rows, unreadable = [], []
 for number, record in enumerate(edited.to_dict("records"), start=1):
     row = {"criterion": "" if record["criterion"] is None else str(record["criterion"])}

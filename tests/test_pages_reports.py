@@ -131,6 +131,10 @@ def test_par_page_reproduces_the_published_thads_case_with_a_warning(signed_in):
     assert stated and stated[0].startswith("Bảng điểm chưa nhất quán: Tổng điểm chuẩn 51,5")
     assert not any("--" in w for w in shown)  # no command-line flag on a page (12.6)
     assert any("Tổng điểm chuẩn ghi trên bảng" in c.value for c in at.caption)
+    [stated_box] = [box for box in at.text_input if box.label.startswith("Tổng điểm chuẩn")]
+    assert stated_box.value == "51,50"  # the Vietnamese decimal comma, as in the table
+    stated_box.input("abc").run()
+    assert any("“abc” không phải là một số không âm" in e.value for e in at.error)
     ranking = at.dataframe[-1].value
     assert len(ranking) == 12 and ranking["Hạng"].iloc[0] == "1/12"
 

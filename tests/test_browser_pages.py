@@ -154,14 +154,20 @@ def test_an_address_that_is_no_page_gets_a_vietnamese_page(server, browser, addr
         context.close()
 
 
-def test_a_signed_out_deep_link_keeps_its_choices_through_sign_in(server, browser):
+def signed_out_deep_link(browser, server):
+    """A new signed-out context opened on DEEP_LINK: (context, page, its sign-in link)."""
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
+    page.goto(server.base_url + DEEP_LINK)
+    link = page.locator("#staff-login-link")
+    link.wait_for()
+    return context, page, link
+
+
+def test_a_signed_out_deep_link_keeps_its_choices_through_sign_in(server, browser):
+    context, page, link = signed_out_deep_link(browser, server)
     try:
-        page.goto(server.base_url + DEEP_LINK)
-        link = page.locator("#staff-login-link")
-        link.wait_for()
         assert page.get_by_text("Page not found").count() == 0
         link.click()
         page.fill("#username", "thads")
@@ -219,13 +225,8 @@ def test_the_file_uploader_speaks_the_session_language(server, browser, lang, sh
 
 
 def test_sign_in_link_of_a_deep_link_names_it_and_its_choices(server, browser):
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
+    context, _page, link = signed_out_deep_link(browser, server)
     try:
-        page.goto(server.base_url + DEEP_LINK)
-        link = page.locator("#staff-login-link")
-        link.wait_for()
         assert re.fullmatch(r"/dang-nhap\?next=/diem-don-vi%3Funit%3DHG10%26period%3D2024-Q2",
                             link.get_attribute("href"))
     finally:
